@@ -1,0 +1,172 @@
+package config_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/units"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+)
+
+func TestLoadGood(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("testdata", "good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Operations) != 2 {
+		t.Fatalf("got %d operations", len(cfg.Operations))
+	}
+	main, second := cfg.Operations[0], cfg.Operations[1]
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"token from token_file, relative to the config, trimmed", main.APIToken().Reveal(), "tok-from-file-7788"},
+		{"inline token", second.APIToken().Reveal(), "inline-token-1234"},
+		{"default URL", main.URL(), "https://wv0010.wolkvox.com"},
+		{"base_url without trailing slash", second.URL(), "http://127.0.0.1:8080"},
+		{"timezone", main.Location().String(), "America/Bogota"},
+		{"default timezone", second.Location().String(), "America/Bogota"},
+		{"default min_interval", time.Duration(second.MinInterval), 5 * time.Minute},
+		{"default overlap", time.Duration(second.Overlap), 10 * time.Minute},
+		{"default request_timeout", time.Duration(second.RequestTimeout), 55 * time.Second},
+		{"default daily_quota", second.DailyQuota, 1000},
+		{"default max_label_values", main.MaxLabelValues, 100},
+		{"max_label_values", second.MaxLabelValues, 20},
+		{"max_response_size", int64(second.MaxResponseSize), int64(64 * units.MiB)},
+		{"default max_response_size", int64(main.MaxResponseSize), int64(256 * units.MiB)},
+		{"agent_metrics default off", main.AgentMetrics, false},
+		{"agent_metrics", second.AgentMetrics, true},
+		{"skills", main.Skills["12"], "sales"},
+		{"calls per day at 5m", main.CallsPerDay(), 288},
+		{"answer_delay buckets", fmt.Sprint(cfg.Histograms.AnswerDelay), "[10 20 30]"},
+		{"default duration buckets", fmt.Sprint(cfg.Histograms.Duration), fmt.Sprint(config.DefaultHistograms.Duration)},
+	} {
+		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	const op = "operations:\n  - name: main\n    server: \"0010\"\n    token: abc123\n"
+	for _, tc := range []struct {
+		name, yaml, wantErr string
+	}{
+		{"empty file", "", "at least one operation"},
+		{"no operations", "operations: []\n", "at least one operation"},
+		{"unknown top-level key", op + "bogus: 1\n", "field bogus not found"},
+		{"unknown operation key (strict through defaults)", op + "    min_intervall: 5m\n", "field min_intervall not found"},
+		{"unknown histogram key", op + "histograms:\n  answer: [1]\n", "field answer not found"},
+		{"missing name", "operations:\n  - server: \"1\"\n    token: a\n", "operations[0]: name"},
+		{"bad name", strings.Replace(op, "main", "my op", 1), `name "my op"`},
+		{"duplicate name", op + "  - name: main\n    server: \"2\"\n    token: b\n    min_interval: 10m\n", "used twice"},
+		{"server with a dot", strings.Replace(op, `"0010"`, `"0010.evil.com"`, 1), "letters and digits only"},
+		{"missing server", "operations:\n  - name: x\n    token: a\n", "server"},
+		{"token and token_file", op + "    token_file: /x\n", "not both"},
+		{"no token", "operations:\n  - name: x\n    server: \"1\"\n", "token or token_file is required"},
+		{"missing token file", "operations:\n  - name: x\n    server: \"1\"\n    token_file: nope\n", "token_file"},
+		{"token with a newline", "operations:\n  - name: x\n    server: \"1\"\n    token: \"ab\\ncd\"\n", "whitespace"},
+		{"bad timezone", op + "    timezone: Mars/Olympus\n", "timezone"},
+		{"base_url without scheme", op + "    base_url: wv0010.wolkvox.com\n", "base_url"},
+		{"base_url with credentials", op + "    base_url: https://u:p@proxy.example\n", "credentials"},
+		{"min_interval too small", op + "    min_interval: 100ms\n", "at least 1s"},
+		{"bad duration", op + "    overlap: ten\n", "not a valid duration"},
+		{"negative quota", op + "    daily_quota: -3\n", "daily_quota"},
+		{"zero label values", op + "    max_label_values: 0\n", "max_label_values"},
+		{"size without unit", op + "    max_response_size: 12\n", "needs a unit"},
+		{"budget: 60s polling spends more than 1000 calls a day", op + "    min_interval: 60s\n", "1440 API calls per day"},
+		{"budget: shared token", op + "  - name: b\n    server: \"2\"\n    token: abc123\n    min_interval: 2m\n",
+			`operations "b", "main" share one token and together may make 1008 API calls`},
+		{"buckets not increasing", op + "histograms:\n  duration: [10, 5]\n", "strictly increasing"},
+		{"bucket not positive", op + "histograms:\n  handle_time: [0, 5]\n", "positive"},
+		{"empty buckets", op + "histograms:\n  answer_delay: []\n", "at least one bucket"},
+		{"two documents", op + "---\n" + op, "more than one YAML document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.yaml), "testdata")
+			if err == nil {
+				t.Fatalf("no error, want one containing %q", tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %q does not contain %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "abc123") {
+				t.Fatalf("error %q holds the token", err)
+			}
+		})
+	}
+}
+
+// The budget arithmetic: a token may poll as often as its quota allows, no more.
+func TestBudgetBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		interval string
+		quota    int
+		ok       bool
+	}{
+		{"87s", 1000, true},  // ceil(86400/87) = 994 calls
+		{"86s", 1000, false}, // ceil(86400/86) = 1005 calls
+		{"15s", 5760, true},  // exactly 5760
+		{"15s", 5759, false},
+	} {
+		y := fmt.Sprintf("operations:\n  - name: a\n    server: \"1\"\n    token: t\n    min_interval: %s\n    daily_quota: %d\n", tc.interval, tc.quota)
+		_, err := config.Parse([]byte(y), ".")
+		if (err == nil) != tc.ok {
+			t.Errorf("min_interval %s, quota %d: err = %v, want ok=%v", tc.interval, tc.quota, err, tc.ok)
+		}
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	const tok = "s3cr3t-value"
+	s := config.Secret(tok)
+	cfg, err := config.Parse([]byte("operations:\n  - name: a\n    server: \"1\"\n    token: "+tok+"\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump, err := cfg.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(cfg)
+	outputs := map[string]string{
+		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%q": fmt.Sprintf("%q", s),
+		"%x": fmt.Sprintf("%x", s), "%#v": fmt.Sprintf("%#v", s), "%+v struct": fmt.Sprintf("%+v", cfg.Operations[0]),
+		"%#v struct": fmt.Sprintf("%#v", cfg.Operations[0]), "yaml dump": string(dump), "json": string(js),
+	}
+	for how, out := range outputs {
+		if strings.Contains(out, tok) {
+			t.Errorf("%s reveals the token: %s", how, out)
+		}
+	}
+	if !strings.Contains(string(dump), "token: <secret>") {
+		t.Errorf("dump does not show the token as redacted:\n%s", dump)
+	}
+	if cfg.Operations[0].APIToken().Reveal() != tok {
+		t.Error("Reveal does not return the token")
+	}
+}
+
+// The example config shipped at the top of the repository must load.
+func TestExampleConfig(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("..", "config.example.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("example-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// token_file in the example is absolute; point it at the temporary one.
+	text := strings.ReplaceAll(string(data), "/etc/wolkvox_exporter/token", filepath.Join(dir, "token"))
+	if _, err := config.Parse([]byte(text), dir); err != nil {
+		t.Fatal(err)
+	}
+}

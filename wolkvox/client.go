@@ -1,0 +1,350 @@
+// Package wolkvox talks to the Wolkvox chat_1 report API and knows its quirks.
+package wolkvox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+)
+
+// Result classifies the outcome of one API call. Every call costs one call of the
+// daily quota, whatever its result.
+type Result string
+
+// The results of a call, as the result label of wolkvox_api_requests_total.
+const (
+	ResultSuccess            Result = "success"
+	ResultEmpty              Result = "empty"
+	ResultUnauthorized       Result = "unauthorized"
+	ResultQuotaExceeded      Result = "quota_exceeded"
+	ResultConcurrencyLimited Result = "concurrency_limited"
+	ResultHTTPError          Result = "http_error"
+	ResultAPIError           Result = "api_error"
+	ResultTimeout            Result = "timeout"
+	ResultDecodeError        Result = "decode_error"
+)
+
+// Results lists every Result, so counters can start at zero.
+var Results = []Result{
+	ResultSuccess, ResultEmpty, ResultUnauthorized, ResultQuotaExceeded, ResultConcurrencyLimited,
+	ResultHTTPError, ResultAPIError, ResultTimeout, ResultDecodeError,
+}
+
+// RecordCap is the most records one answer holds; an answer with that many was cut.
+const RecordCap = 60000
+
+// DateLayout is the layout of date_ini and date_end (YYYYmmddHHiiss).
+const DateLayout = "20060102150405"
+
+const reportPath = "/api/v2/reports_manager.php"
+
+// Error is a failed call, with its Result. Its text never holds the token.
+type Error struct {
+	Result Result
+	Status int    // HTTP status, 0 if none was received
+	Detail string // what went wrong, from the server or the transport
+	err    error
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("%s: HTTP %d: %s", e.Result, e.Status, e.Detail)
+	}
+	return fmt.Sprintf("%s: %s", e.Result, e.Detail)
+}
+
+func (e *Error) Unwrap() error { return e.err }
+
+// Answer describes a successful call.
+type Answer struct {
+	Result  Result // ResultSuccess or ResultEmpty
+	Records int    // records decoded, including ones the callback may later skip
+	Status  int
+	// Truncated is set when the answer hit the record cap: part of the window is
+	// missing from it.
+	Truncated bool
+}
+
+// Options configure a Client.
+type Options struct {
+	BaseURL         string // e.g. https://wv0010.wolkvox.com
+	Server          string
+	Token           config.Secret
+	Location        *time.Location // zone of date_ini/date_end
+	MaxResponseSize int64
+	RecordCap       int // 0 means RecordCap
+	UserAgent       string
+	Transport       http.RoundTripper // nil means a clone of http.DefaultTransport
+}
+
+// Client queries the chat_1 report of one operation.
+type Client struct {
+	endpoint  *url.URL
+	server    string
+	token     config.Secret
+	loc       *time.Location
+	maxBytes  int64
+	recordCap int
+	userAgent string
+	http      *http.Client
+	lock      *tokenLock
+}
+
+// NewClient returns a Client. Calls of every Client with the same token are
+// serialized: the API allows two at once per token, and the exporter keeps a margin.
+func NewClient(o Options) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an absolute URL", o.BaseURL)
+	}
+	endpoint := base.JoinPath(reportPath)
+	transport := o.Transport
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	loc := o.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	recordCap := o.RecordCap
+	if recordCap <= 0 {
+		recordCap = RecordCap
+	}
+	c := &Client{
+		recordCap: recordCap,
+		endpoint:  endpoint,
+		server:    o.Server,
+		token:     o.Token,
+		loc:       loc,
+		maxBytes:  o.MaxResponseSize,
+		userAgent: o.UserAgent,
+		lock:      lockFor(o.Token),
+	}
+	c.http = &http.Client{Transport: transport, CheckRedirect: sameHostRedirects(endpoint)}
+	return c, nil
+}
+
+// sameHostRedirects refuses a redirect that would carry the token to another host or
+// over plain HTTP: Go forwards custom headers such as wolkvox-token on redirects.
+func sameHostRedirects(endpoint *url.URL) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !strings.EqualFold(req.URL.Host, endpoint.Host) || req.URL.Scheme != endpoint.Scheme {
+			return fmt.Errorf("refused redirect to %s://%s: the token goes only to %s", req.URL.Scheme, req.URL.Host, endpoint.Host)
+		}
+		if len(via) >= 3 {
+			return errors.New("stopped after 3 redirects")
+		}
+		return nil
+	}
+}
+
+// Chats asks for the chats closed in [from, to] and calls each for every record of
+// the answer, as it is decoded. On error, records already passed to each belong to
+// a failed answer: the caller must discard what it built from them.
+func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Record)) (Answer, error) {
+	if err := c.lock.acquire(ctx); err != nil {
+		return Answer{}, &Error{Result: ResultTimeout, Detail: "waiting for another call with the same token: " + err.Error(), err: err}
+	}
+	defer c.lock.release()
+
+	u := *c.endpoint
+	q := url.Values{}
+	q.Set("api", "chat_1")
+	q.Set("date_ini", from.In(c.loc).Format(DateLayout))
+	q.Set("date_end", to.In(c.loc).Format(DateLayout))
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return Answer{}, &Error{Result: ResultHTTPError, Detail: "build request: " + err.Error(), err: err}
+	}
+	// Header names as the vendor documents them (the map keeps their exact case).
+	req.Header["wolkvox_server"] = []string{c.server}
+	req.Header["wolkvox-token"] = []string{c.token.Reveal()}
+	req.Header.Set("Accept", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Answer{}, c.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body := &cappedReader{r: resp.Body, left: c.maxBytes}
+
+	if resp.StatusCode != http.StatusOK {
+		return c.errorAnswer(ctx, resp.StatusCode, body)
+	}
+	n, env, err := decodeAnswer(body, each)
+	if err != nil {
+		if e := c.transportError(ctx, err); e.Result == ResultTimeout {
+			return Answer{}, e
+		}
+		return Answer{}, &Error{Result: ResultDecodeError, Status: resp.StatusCode, Detail: c.redact(err.Error()), err: err}
+	}
+	// code is checked inside a 200 answer too.
+	if env.hasCode && env.code != http.StatusOK {
+		result := classify(env.code, env.text(), true)
+		if result == ResultEmpty {
+			return Answer{Result: ResultEmpty, Status: resp.StatusCode}, nil
+		}
+		return Answer{}, &Error{Result: result, Status: resp.StatusCode, Detail: c.redact(fmt.Sprintf("code %d: %s", env.code, env.text()))}
+	}
+	if n == 0 {
+		return Answer{Result: ResultEmpty, Status: resp.StatusCode}, nil
+	}
+	return Answer{Result: ResultSuccess, Records: n, Status: resp.StatusCode, Truncated: n >= c.recordCap}, nil
+}
+
+// errorAnswer reads a non-200 answer. A 404 carrying Wolkvox JSON is how the API
+// says "no records in this window".
+func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (Answer, error) {
+	const errorBodyCap = 64 << 10
+	raw, readErr := io.ReadAll(io.LimitReader(body, errorBodyCap))
+	if readErr != nil {
+		if e := c.transportError(ctx, readErr); e.Result == ResultTimeout {
+			return Answer{}, e
+		}
+	}
+	env, isWolkvox := parseEnvelope(raw)
+	code := status
+	if isWolkvox && env.hasCode && env.code != http.StatusOK {
+		code = env.code
+	}
+	result := classify(code, env.text(), isWolkvox)
+	if status == http.StatusUnauthorized {
+		result = ResultUnauthorized
+	}
+	if result == ResultEmpty {
+		return Answer{Result: ResultEmpty, Status: status}, nil
+	}
+	detail := env.text()
+	if !isWolkvox {
+		detail = "answer is not Wolkvox JSON: " + snippet(raw)
+	}
+	return Answer{}, &Error{Result: result, Status: status, Detail: c.redact(detail)}
+}
+
+// classify maps a status or body code and the server's text to a Result.
+func classify(code int, text string, isWolkvox bool) Result {
+	upper := strings.ToUpper(text)
+	switch {
+	case strings.Contains(upper, "TOKEN LIMIT EXCEEDED"):
+		return ResultQuotaExceeded
+	case strings.Contains(upper, "SIMULTANEOUS REQUESTS"):
+		return ResultConcurrencyLimited
+	case code == http.StatusUnauthorized, strings.Contains(upper, "VALIDATE TOKEN"), strings.Contains(upper, "WOLKVOX-TOKEN"):
+		return ResultUnauthorized
+	case !isWolkvox:
+		return ResultHTTPError
+	case code == http.StatusNotFound && !strings.Contains(upper, "DOES NOT EXIST"):
+		return ResultEmpty
+	default:
+		return ResultAPIError
+	}
+}
+
+func (c *Client) transportError(ctx context.Context, err error) *Error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &Error{Result: ResultTimeout, Detail: "no complete answer before the request timeout", err: err}
+	}
+	// url.Error repeats the URL; the inner error is enough and keeps the text short.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &Error{Result: ResultHTTPError, Detail: c.redact(err.Error()), err: err}
+}
+
+// redact removes the token from text that came from outside, in case a server or
+// proxy echoes it back.
+func (c *Client) redact(s string) string {
+	if tok := c.token.Reveal(); tok != "" {
+		s = strings.ReplaceAll(s, tok, "<secret>")
+	}
+	return s
+}
+
+// snippet is a short, printable excerpt of a body for error messages.
+func snippet(raw []byte) string {
+	const maxLen = 120
+	s := strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(raw), "?"))
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxLen {
+		s = s[:maxLen] + "..."
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// errTooLarge is returned once an answer passes the size cap.
+var errTooLarge = errors.New("answer exceeds max_response_size")
+
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// Probe for one more byte to tell "exactly at the cap" from "over it".
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			return 0, errTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// tokenLock serializes the calls made with one token.
+type tokenLock struct{ ch chan struct{} }
+
+var (
+	tokenLocksMu sync.Mutex
+	tokenLocks   = map[config.Secret]*tokenLock{}
+)
+
+func lockFor(token config.Secret) *tokenLock {
+	tokenLocksMu.Lock()
+	defer tokenLocksMu.Unlock()
+	l, ok := tokenLocks[token]
+	if !ok {
+		l = &tokenLock{ch: make(chan struct{}, 1)}
+		tokenLocks[token] = l
+	}
+	return l
+}
+
+func (l *tokenLock) acquire(ctx context.Context) error {
+	select {
+	case l.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *tokenLock) release() { <-l.ch }
