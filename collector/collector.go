@@ -1,0 +1,296 @@
+// Package collector turns Wolkvox chat_1 records into Prometheus metrics.
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
+)
+
+// Namespace prefixes every metric of the exporter.
+const Namespace = "wolkvox"
+
+func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, subsystem, name), help, labels, nil)
+}
+
+var (
+	chatsDesc = newDesc("", "chats_total",
+		"Chats closed, each counted once by conn_id.", "operation", "channel", "skill", "feeling", "last_participant")
+	answerDelayDesc = newDesc("chat", "answer_delay_seconds",
+		"Time from the customer starting the chat to the agent answering (the report's ASA).", "operation", "channel", "skill")
+	durationDesc = newDesc("chat", "duration_seconds",
+		"Chat length (chat_duration).", "operation", "channel", "skill")
+	handleTimeDesc = newDesc("chat", "handle_time_seconds",
+		"Time the agent spent on the chat (time_on_agent).", "operation", "channel", "skill")
+	customerCharsDesc = newDesc("chat", "customer_characters_total",
+		"Characters typed by customers.", "operation", "channel", "skill")
+	agentCharsDesc = newDesc("chat", "agent_characters_total",
+		"Characters typed by agents.", "operation", "channel", "skill")
+	agentMessagesDesc = newDesc("chat", "agent_messages_total",
+		"Times agents wrote to customers.", "operation", "channel", "skill")
+	dispositionsDesc = newDesc("chat", "dispositions_total",
+		"Chats by disposition code (cod_act) and its description.", "operation", "channel", "skill", "code", "description")
+	agentChatsDesc = newDesc("agent", "chats_total",
+		"Chats per agent (agent_metrics: true).", "operation", "agent_id", "agent_name")
+	agentHandleDesc = newDesc("agent", "handle_time_seconds_total",
+		"Handle time per agent (agent_metrics: true).", "operation", "agent_id", "agent_name")
+
+	upDesc = newDesc("", "up",
+		"1 if the last chat_1 API call succeeded, 0 if it failed or none has ended yet.", "operation")
+	requestsDesc = newDesc("api", "requests_total",
+		"chat_1 API calls by result. Each call costs one call of the daily quota.", "operation", "result")
+	requestDurationDesc = newDesc("api", "request_duration_seconds",
+		"Duration of chat_1 API calls.", "operation")
+	truncatedDesc = newDesc("api", "truncated_responses_total",
+		"Answers that hit the API's 60000-record cap; the window is then split.", "operation")
+	quotaDesc = newDesc("api", "daily_quota",
+		"Configured daily call quota of the operation's token (daily_quota).", "operation")
+	minIntervalDesc = newDesc("query", "min_interval_seconds",
+		"Configured least time between two API calls (min_interval).", "operation")
+	lastSuccessDesc = newDesc("", "last_success_timestamp_seconds",
+		"Unix time of the last successful API call, 0 if none.", "operation")
+	lastRecordsDesc = newDesc("", "last_query_records",
+		"Records in the last successful answer.", "operation")
+	skippedDesc = newDesc("", "records_skipped_total",
+		"Records skipped (conn_id_empty), or single observations skipped for an empty or invalid value.", "operation", "reason")
+	trackedDesc = newDesc("", "tracked_chats",
+		"Chat ids remembered so that overlapping windows do not count a chat twice.", "operation")
+	reloadOKDesc = newDesc("exporter", "config_last_reload_successful",
+		"1 if the last configuration reload succeeded.")
+	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
+		"Unix time of the last successful configuration reload.")
+)
+
+// Collector polls every configured operation and exposes what it learned. It is safe
+// for concurrent scrapes.
+type Collector struct {
+	logger    log.Logger
+	now       func() time.Time
+	userAgent string
+	transport http.RoundTripper
+	recordCap int
+
+	mu  sync.RWMutex
+	cfg *config.Config
+	ops []*operation
+
+	reloadMu   sync.Mutex // serializes reloads
+	reloadOK   bool
+	reloadTime time.Time
+}
+
+// Option configures a Collector.
+type Option func(*Collector)
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(c *Collector) { c.now = now } }
+
+// WithTransport replaces the HTTP transport of API calls, for tests and proxies.
+func WithTransport(rt http.RoundTripper) Option { return func(c *Collector) { c.transport = rt } }
+
+// WithRecordCap replaces the API's 60000-record cap, for tests.
+func WithRecordCap(n int) Option { return func(c *Collector) { c.recordCap = n } }
+
+// WithUserAgent sets the User-Agent of API calls.
+func WithUserAgent(ua string) Option { return func(c *Collector) { c.userAgent = ua } }
+
+// New returns a Collector with no operations; Reload or Apply gives it some.
+func New(logger log.Logger, opts ...Option) *Collector {
+	c := &Collector{logger: logger, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Reload loads a configuration and applies it. If loading fails, the last good
+// configuration stays in force and the failure shows in the reload gauge.
+func (c *Collector) Reload(load func() (*config.Config, error)) error {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	cfg, err := load()
+	if err == nil {
+		err = c.Apply(cfg)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reloadOK = err == nil
+	if err != nil {
+		return err
+	}
+	c.reloadTime = c.now()
+	return nil
+}
+
+// Apply puts cfg in force. An operation that keeps its name, server, URL and token
+// keeps its counters, cursor and dedupe memory.
+func (c *Collector) Apply(cfg *config.Config) error {
+	buckets := bucketSet{
+		answerDelay: cfg.Histograms.AnswerDelay,
+		duration:    cfg.Histograms.Duration,
+		handleTime:  cfg.Histograms.HandleTime,
+	}
+	c.mu.RLock()
+	existing := make(map[string]*operation, len(c.ops))
+	for _, op := range c.ops {
+		existing[op.name] = op
+	}
+	c.mu.RUnlock()
+
+	ops := make([]*operation, 0, len(cfg.Operations))
+	for _, oc := range cfg.Operations {
+		s := &settings{cfg: oc, buckets: buckets}
+		if old, ok := existing[oc.Name]; ok && old.currentSettings().sameUpstream(s) {
+			old.update(s)
+			ops = append(ops, old)
+			continue
+		}
+		client, err := wolkvox.NewClient(wolkvox.Options{
+			BaseURL:         oc.URL(),
+			Server:          oc.Server,
+			Token:           oc.APIToken(),
+			Location:        oc.Location(),
+			MaxResponseSize: int64(oc.MaxResponseSize),
+			RecordCap:       c.recordCap,
+			UserAgent:       c.userAgent,
+			Transport:       c.transport,
+		})
+		if err != nil {
+			return fmt.Errorf("operation %q: %w", oc.Name, err)
+		}
+		ops = append(ops, newOperation(s, client, c.now, c.logger))
+		level.Info(c.logger).Log("msg", "operation configured", "operation", oc.Name, "url", oc.URL(),
+			"min_interval", oc.MinInterval, "overlap", oc.Overlap, "calls_per_day_max", oc.CallsPerDay(), "daily_quota", oc.DailyQuota)
+	}
+	c.mu.Lock()
+	c.cfg = cfg
+	c.ops = ops
+	c.mu.Unlock()
+	return nil
+}
+
+// Config returns the configuration in force.
+func (c *Collector) Config() *config.Config {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cfg
+}
+
+// Refresh queries every operation whose min_interval has passed and waits for the
+// answers until ctx ends. Calls that outlast ctx go on and update later scrapes.
+func (c *Collector) Refresh(ctx context.Context) {
+	c.mu.RLock()
+	ops := c.ops
+	c.mu.RUnlock()
+	var wg sync.WaitGroup
+	for _, op := range ops {
+		wg.Go(func() { op.refresh(ctx) })
+	}
+	wg.Wait()
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
+		agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc, upDesc, requestsDesc,
+		requestDurationDesc, truncatedDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
+		skippedDesc, trackedDesc, reloadOKDesc, reloadTimeDesc,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. It only reads state: API calls happen in
+// Refresh, before the scrape gathers.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.RLock()
+	ops := c.ops
+	reloadOK, reloadTime := boolFloat(c.reloadOK), unixSeconds(c.reloadTime)
+	c.mu.RUnlock()
+	ch <- prometheus.MustNewConstMetric(reloadOKDesc, prometheus.GaugeValue, reloadOK)
+	ch <- prometheus.MustNewConstMetric(reloadTimeDesc, prometheus.GaugeValue, reloadTime)
+	for _, op := range ops {
+		op.collect(ch)
+	}
+}
+
+func (o *operation) currentSettings() *settings {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.settings
+}
+
+func (o *operation) collect(ch chan<- prometheus.Metric) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	name := o.name
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{name}, labels...)...)
+	}
+	hist := func(d *prometheus.Desc, h *histogram, labels ...string) {
+		ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), append([]string{name}, labels...)...)
+	}
+
+	gauge(upDesc, boolFloat(o.up))
+	for _, r := range wolkvox.Results {
+		counter(requestsDesc, o.requests[r], string(r))
+	}
+	hist(requestDurationDesc, o.callTime)
+	counter(truncatedDesc, o.truncated)
+	gauge(quotaDesc, float64(o.settings.cfg.DailyQuota))
+	gauge(minIntervalDesc, time.Duration(o.settings.cfg.MinInterval).Seconds())
+	gauge(lastSuccessDesc, unixSeconds(o.lastSuccess))
+	gauge(lastRecordsDesc, float64(o.lastRecords))
+	gauge(trackedDesc, float64(len(o.seen)))
+	for _, r := range skipReasons() {
+		counter(skippedDesc, o.tally.skipped[r], r)
+	}
+
+	t := o.tally
+	for k, v := range t.chats {
+		counter(chatsDesc, v, k.channel, k.skill, k.feeling, k.lastParticipant)
+	}
+	for k, st := range t.scopes {
+		hist(answerDelayDesc, st.answerDelay, k.channel, k.skill)
+		hist(durationDesc, st.duration, k.channel, k.skill)
+		hist(handleTimeDesc, st.handleTime, k.channel, k.skill)
+		counter(customerCharsDesc, st.customerChars, k.channel, k.skill)
+		counter(agentCharsDesc, st.agentChars, k.channel, k.skill)
+		counter(agentMessagesDesc, st.agentMessages, k.channel, k.skill)
+	}
+	for k, v := range t.dispositions {
+		counter(dispositionsDesc, v, k.channel, k.skill, k.code, k.description)
+	}
+	for k, st := range t.agents {
+		counter(agentChatsDesc, st.chats, k.id, k.name)
+		counter(agentHandleDesc, st.handleSeconds, k.id, k.name)
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}

@@ -1,0 +1,42 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DefaultScrapeTimeout is assumed when a scraper does not send
+// X-Prometheus-Scrape-Timeout-Seconds; it is Prometheus' own default.
+const DefaultScrapeTimeout = 10 * time.Second
+
+// Handler serves the metrics of g after refreshing c. It waits for API answers no
+// longer than the scraper's timeout less offset, then serves what it has: a slow API
+// never fails the scrape, and its answer lands in a later one.
+func Handler(c *Collector, g prometheus.Gatherer, offset time.Duration, errorLog promhttp.Logger) http.Handler {
+	metrics := promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      errorLog,
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeBudget(r, offset))
+		c.Refresh(ctx)
+		cancel()
+		metrics.ServeHTTP(w, r)
+	})
+}
+
+// scrapeBudget is how long a scrape may wait for API answers.
+func scrapeBudget(r *http.Request, offset time.Duration) time.Duration {
+	timeout := DefaultScrapeTimeout
+	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && secs < 3600 {
+			timeout = time.Duration(secs * float64(time.Second))
+		}
+	}
+	return max(timeout-offset, 0)
+}

@@ -1,0 +1,235 @@
+package collector_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+)
+
+const testToken = "tok-9c1e77-do-not-leak"
+
+// startTime is 10:00 in Bogota.
+var startTime = time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+
+var bogota = func() *time.Location {
+	loc, err := time.LoadLocation("America/Bogota")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// fakeClock is the collector's clock in tests: time moves only when a test says so.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// window is one request's date_ini and date_end as sent.
+type window struct{ from, to string }
+
+// recorder wraps an upstream and remembers the windows it was asked for.
+type recorder struct {
+	next    http.Handler
+	mu      sync.Mutex
+	windows []window
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	r.mu.Lock()
+	r.windows = append(r.windows, window{q.Get("date_ini"), q.Get("date_end")})
+	r.mu.Unlock()
+	r.next.ServeHTTP(w, req)
+}
+
+func (r *recorder) Windows() []window {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]window(nil), r.windows...)
+}
+
+// harness is a collector on a fake clock, pointed at an httptest upstream.
+type harness struct {
+	t        *testing.T
+	clock    *fakeClock
+	upstream *recorder
+	coll     *collector.Collector
+	reg      *prometheus.Registry
+	logs     *syncBuffer
+	url      string
+	cfgYAML  string
+}
+
+// newHarness starts upstream and a collector configured by cfgYAML, where %s is the
+// upstream's URL and the token is testToken.
+func newHarness(t *testing.T, upstream http.Handler, cfgYAML string, opts ...collector.Option) *harness {
+	t.Helper()
+	h := &harness{
+		t:        t,
+		clock:    &fakeClock{t: startTime},
+		upstream: &recorder{next: upstream},
+		logs:     &syncBuffer{},
+		cfgYAML:  cfgYAML,
+	}
+	srv := httptest.NewServer(h.upstream)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	logger := log.NewLogfmtLogger(h.logs) // every level, debug included
+	h.coll = collector.New(logger, append([]collector.Option{collector.WithClock(h.clock.Now)}, opts...)...)
+	if err := h.reload(cfgYAML); err != nil {
+		t.Fatal(err)
+	}
+	h.reg = prometheus.NewRegistry()
+	h.reg.MustRegister(h.coll)
+	return h
+}
+
+func (h *harness) reload(cfgYAML string) error {
+	return h.coll.Reload(func() (*config.Config, error) {
+		return config.Parse([]byte(fmt.Sprintf(cfgYAML, h.url)), ".")
+	})
+}
+
+// refresh runs a scrape's API step and waits for any call it starts.
+func (h *harness) refresh() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.coll.Refresh(ctx)
+	if ctx.Err() != nil {
+		h.t.Fatal("refresh did not finish in 30s")
+	}
+}
+
+// families gathers the registry into metric families by name.
+func (h *harness) families() map[string]*dto.MetricFamily {
+	h.t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// value returns the value of the series of name whose labels include want, or NaN.
+// For histograms it returns the sample count.
+func (h *harness) value(name string, want map[string]string) float64 {
+	h.t.Helper()
+	mf, ok := h.families()[name]
+	if !ok {
+		return math.NaN()
+	}
+	for _, m := range mf.GetMetric() {
+		if matches(m, want) {
+			return metricValue(m)
+		}
+	}
+	return math.NaN()
+}
+
+// sum adds every series of name, or all sample counts of a histogram.
+func (h *harness) sum(name string) float64 {
+	h.t.Helper()
+	total := 0.0
+	if mf, ok := h.families()[name]; ok {
+		for _, m := range mf.GetMetric() {
+			total += metricValue(m)
+		}
+	}
+	return total
+}
+
+func matches(m *dto.Metric, want map[string]string) bool {
+	got := map[string]string{}
+	for _, lp := range m.GetLabel() {
+		got[lp.GetName()] = lp.GetValue()
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Histogram != nil:
+		return float64(m.GetHistogram().GetSampleCount())
+	}
+	return math.NaN()
+}
+
+// counters snapshots every counter and histogram count, to check none decreases.
+func (h *harness) counters() map[string]float64 {
+	out := map[string]float64{}
+	for name, mf := range h.families() {
+		if mf.GetType() != dto.MetricType_COUNTER && mf.GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var key strings.Builder
+			key.WriteString(name)
+			for _, lp := range m.GetLabel() {
+				fmt.Fprintf(&key, ",%s=%s", lp.GetName(), lp.GetValue())
+			}
+			out[key.String()] = metricValue(m)
+		}
+	}
+	return out
+}
+
+func wire(t time.Time) string { return t.In(bogota).Format("20060102150405") }

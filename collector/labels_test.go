@@ -1,0 +1,85 @@
+package collector
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNormalize(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(string) string
+		in   string
+		want string
+	}{
+		{"channel", normalizeChannel, "WhatsApp", "whatsapp"},
+		{"channel", normalizeChannel, " Facebook ", "facebook"},
+		{"channel", normalizeChannel, "INSTAGRAM", "instagram"},
+		{"channel", normalizeChannel, "Web", "web"},
+		{"channel", normalizeChannel, "Google Business", "google business"},
+		{"channel", normalizeChannel, "", "unknown"},
+		{"feeling", normalizeFeeling, "very negative", "very_negative"},
+		{"feeling", normalizeFeeling, "Very Positive", "very_positive"},
+		{"feeling", normalizeFeeling, "neutral", "neutral"},
+		{"feeling", normalizeFeeling, "very-negative", "very_negative"},
+		{"feeling", normalizeFeeling, "  ", "unknown"},
+		{"participant", normalizeParticipant, "chat-bot", "chatbot"},
+		{"participant", normalizeParticipant, "Chat Bot", "chatbot"},
+		{"participant", normalizeParticipant, "chatbot", "chatbot"},
+		{"participant", normalizeParticipant, "Agent", "agent"},
+		{"participant", normalizeParticipant, "customer", "customer"},
+		{"participant", normalizeParticipant, "", "unknown"},
+		{"clean", cleanValue, "Sale\tclosed \n ok", "Sale closed ok"},
+		{"clean", cleanValue, "bad \xff byte", "bad \uFFFD byte"},
+		{"clean", cleanValue, strings.Repeat("é", 150), strings.Repeat("é", maxValueLen)},
+	} {
+		if got := tc.fn(tc.in); got != tc.want {
+			t.Errorf("%s(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLabelLimiter(t *testing.T) {
+	l := newLabelLimiter(2)
+	staged := map[string]map[string]struct{}{}
+	got := []string{
+		l.admit("channel", "a", staged), l.admit("channel", "b", staged), l.admit("channel", "c", staged),
+		l.admit("channel", "a", staged), l.admit("skill", "c", staged),
+	}
+	if strings.Join(got, ",") != "a,b,other,a,c" {
+		t.Fatalf("admitted %v", got)
+	}
+	// Staged values count only once committed: a discarded batch frees its slots.
+	if next := l.admit("channel", "c", map[string]map[string]struct{}{}); next != "c" {
+		t.Fatalf("an uncommitted batch kept its values: got %q", next)
+	}
+	l.commit(staged)
+	if next := l.admit("channel", "c", map[string]map[string]struct{}{}); next != "other" {
+		t.Fatalf("after commit the limit is not enforced: got %q", next)
+	}
+}
+
+func TestScrapeBudget(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		offset time.Duration
+		want   time.Duration
+	}{
+		{"", 500 * time.Millisecond, DefaultScrapeTimeout - 500*time.Millisecond},
+		{"10", 500 * time.Millisecond, 9500 * time.Millisecond},
+		{"2.5", 0, 2500 * time.Millisecond},
+		{"0.3", 500 * time.Millisecond, 0},
+		{"junk", 0, DefaultScrapeTimeout},
+		{"-4", 0, DefaultScrapeTimeout},
+	} {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if tc.header != "" {
+			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
+		}
+		if got := scrapeBudget(r, tc.offset); got != tc.want {
+			t.Errorf("header %q offset %v: budget %v, want %v", tc.header, tc.offset, got, tc.want)
+		}
+	}
+}
