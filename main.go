@@ -48,6 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		configCheck   = app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool()
 		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		demo          = app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool()
+		seriesHold    = app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
@@ -84,7 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
-	coll := collector.New(logger, collector.WithUserAgent(programName+"/"+version.Version))
+	coll := collector.New(logger,
+		collector.WithUserAgent(programName+"/"+version.Version),
+		collector.WithNewSeriesHold(*seriesHold))
 	if err := coll.Reload(load); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1

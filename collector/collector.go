@@ -79,6 +79,7 @@ type Collector struct {
 	userAgent string
 	transport http.RoundTripper
 	recordCap int
+	hold      time.Duration
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -98,6 +99,16 @@ func WithClock(now func() time.Time) Option { return func(c *Collector) { c.now 
 // WithTransport replaces the HTTP transport of API calls, for tests and proxies.
 func WithTransport(rt http.RoundTripper) Option { return func(c *Collector) { c.transport = rt } }
 
+// DefaultNewSeriesHold is how long a new series shows 0 before its values.
+const DefaultNewSeriesHold = time.Minute
+
+// WithNewSeriesHold sets how long a label combination seen for the first time is
+// exposed at 0 before its counts. Prometheus' rate() and increase() take the first
+// sample of a series as their base: a series that appears at 5 loses those 5.
+// Showing 0 first, for at least one scrape interval of every Prometheus that
+// scrapes the exporter, lets them count the first chats too. 0 disables it.
+func WithNewSeriesHold(d time.Duration) Option { return func(c *Collector) { c.hold = d } }
+
 // WithRecordCap replaces the API's 60000-record cap, for tests.
 func WithRecordCap(n int) Option { return func(c *Collector) { c.recordCap = n } }
 
@@ -106,7 +117,7 @@ func WithUserAgent(ua string) Option { return func(c *Collector) { c.userAgent =
 
 // New returns a Collector with no operations; Reload or Apply gives it some.
 func New(logger log.Logger, opts ...Option) *Collector {
-	c := &Collector{logger: logger, now: time.Now}
+	c := &Collector{logger: logger, now: time.Now, hold: DefaultNewSeriesHold}
 	for _, o := range opts {
 		o(c)
 	}
@@ -220,8 +231,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RUnlock()
 	ch <- prometheus.MustNewConstMetric(reloadOKDesc, prometheus.GaugeValue, reloadOK)
 	ch <- prometheus.MustNewConstMetric(reloadTimeDesc, prometheus.GaugeValue, reloadTime)
+	now := c.now()
 	for _, op := range ops {
-		op.collect(ch)
+		op.collect(ch, now, c.hold)
 	}
 }
 
@@ -231,7 +243,7 @@ func (o *operation) currentSettings() *settings {
 	return o.settings
 }
 
-func (o *operation) collect(ch chan<- prometheus.Metric) {
+func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold time.Duration) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	name := o.name
@@ -260,24 +272,43 @@ func (o *operation) collect(ch chan<- prometheus.Metric) {
 		counter(skippedDesc, o.tally.skipped[r], r)
 	}
 
+	// A series still in its hold shows zeros: shown(s, v) is v once s is shown.
+	shown := func(s series, v float64) float64 {
+		if s.shownAt(now, hold) {
+			return v
+		}
+		return 0
+	}
+	empty := map[string]*histogram{}
+	shownHist := func(s series, h *histogram) *histogram {
+		if s.shownAt(now, hold) {
+			return h
+		}
+		key := fmt.Sprint(h.bounds)
+		if empty[key] == nil {
+			empty[key] = newHistogram(h.bounds)
+		}
+		return empty[key]
+	}
+
 	t := o.tally
-	for k, v := range t.chats {
-		counter(chatsDesc, v, k.channel, k.skill, k.feeling, k.lastParticipant)
+	for k, c := range t.chats {
+		counter(chatsDesc, shown(c.series, c.v), k.channel, k.skill, k.feeling, k.lastParticipant)
 	}
 	for k, st := range t.scopes {
-		hist(answerDelayDesc, st.answerDelay, k.channel, k.skill)
-		hist(durationDesc, st.duration, k.channel, k.skill)
-		hist(handleTimeDesc, st.handleTime, k.channel, k.skill)
-		counter(customerCharsDesc, st.customerChars, k.channel, k.skill)
-		counter(agentCharsDesc, st.agentChars, k.channel, k.skill)
-		counter(agentMessagesDesc, st.agentMessages, k.channel, k.skill)
+		hist(answerDelayDesc, shownHist(st.series, st.answerDelay), k.channel, k.skill)
+		hist(durationDesc, shownHist(st.series, st.duration), k.channel, k.skill)
+		hist(handleTimeDesc, shownHist(st.series, st.handleTime), k.channel, k.skill)
+		counter(customerCharsDesc, shown(st.series, st.customerChars), k.channel, k.skill)
+		counter(agentCharsDesc, shown(st.series, st.agentChars), k.channel, k.skill)
+		counter(agentMessagesDesc, shown(st.series, st.agentMessages), k.channel, k.skill)
 	}
-	for k, v := range t.dispositions {
-		counter(dispositionsDesc, v, k.channel, k.skill, k.code, k.description)
+	for k, c := range t.dispositions {
+		counter(dispositionsDesc, shown(c.series, c.v), k.channel, k.skill, k.code, k.description)
 	}
 	for k, st := range t.agents {
-		counter(agentChatsDesc, st.chats, k.id, k.name)
-		counter(agentHandleDesc, st.handleSeconds, k.id, k.name)
+		counter(agentChatsDesc, shown(st.series, st.chats), k.id, k.name)
+		counter(agentHandleDesc, shown(st.series, st.handleSeconds), k.id, k.name)
 	}
 }
 

@@ -80,6 +80,7 @@ type operation struct {
 	// record cap, so the exporter catches up in smaller windows.
 	maxSpan time.Duration
 
+	committed   bool // an answer has been merged since the operation was created
 	up          bool
 	lastSuccess time.Time
 	lastRecords int
@@ -230,7 +231,14 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 // commit merges a successful answer and moves the cursor. now is when the call
 // started. Called with mu held.
 func (o *operation) commit(b *batch, from, to, now time.Time, ans wolkvox.Answer) {
-	o.tally.merge(b.tally)
+	// Series of the first answer since start are shown at once; later new series
+	// wait out the hold (see Collector).
+	born := o.now()
+	if !o.committed {
+		born = time.Time{}
+		o.committed = true
+	}
+	o.tally.merge(b.tally, born)
 	o.limiter.commit(b.staged)
 	for id := range b.ids {
 		o.seen[id] = to
@@ -343,13 +351,13 @@ func (b *batch) add(r *wolkvox.Record) {
 		channel: b.admit("channel", normalizeChannel(r.Channel)),
 		skill:   b.admit("skill", b.skillName(r.SkillID)),
 	}
-	b.tally.chats[chatKey{
+	b.tally.chat(chatKey{
 		scope:           sc,
 		feeling:         b.admit("feeling", normalizeFeeling(r.Feeling)),
 		lastParticipant: b.admit("last_participant", normalizeParticipant(r.LastParticipant)),
-	}]++
+	}, time.Time{}).v++
 
-	st := b.tally.scope(sc)
+	st := b.tally.scope(sc, time.Time{})
 	if v, ok := b.parse("answer_delay", r.AnswerDelay, wolkvox.ParseSeconds); ok {
 		st.answerDelay.observe(v)
 	}
@@ -371,11 +379,11 @@ func (b *batch) add(r *wolkvox.Record) {
 	}
 
 	code, desc := b.admitPair("disposition", cleanValue(r.CodAct), cleanValue(r.CodActDescription))
-	b.tally.dispositions[dispositionKey{scope: sc, code: code, description: desc}]++
+	b.tally.disposition(dispositionKey{scope: sc, code: code, description: desc}, time.Time{}).v++
 
 	if b.s.cfg.AgentMetrics {
 		agentID, agentName := b.admitPair("agent", cleanValue(r.AgentID), cleanValue(r.AgentName))
-		a := b.tally.agent(agentKey{id: agentID, name: agentName})
+		a := b.tally.agent(agentKey{id: agentID, name: agentName}, time.Time{})
 		a.chats++
 		if handleOK {
 			a.handleSeconds += handle

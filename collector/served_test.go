@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -122,6 +123,10 @@ func TestReload(t *testing.T) {
 	}
 	h.clock.Advance(10 * time.Minute)
 	h.refresh() // t0+15m, window t0-5m..t0+15m: r11..r19 (t0+6m..t0+14m) are new
+	if got := h.value("wolkvox_chats_total", map[string]string{"skill": "sales"}); got != 0 {
+		t.Fatalf("a series born after relabeling shows %v before its hold ends", got)
+	}
+	h.clock.Advance(collector.DefaultNewSeriesHold)
 	if got := h.value("wolkvox_chats_total", map[string]string{"skill": "sales"}); got != 9 {
 		t.Fatalf("after relabeling: %v chats under the new name, want the 9 new ones", got)
 	}
@@ -146,5 +151,44 @@ func TestReload(t *testing.T) {
 	}
 	if got := h.value("wolkvox_tracked_chats", nil); got != 0 {
 		t.Fatalf("tracked_chats %v after a token change", got)
+	}
+}
+
+// A label combination first seen after the first answer shows 0 for the hold, so
+// Prometheus' rate() has a zero to start from; series it already knows show every
+// count at once.
+func TestNewSeriesHold(t *testing.T) {
+	t0 := startTime
+	first := chat("h1", t0.Add(-time.Minute))
+	again := chat("h2", t0.Add(4*time.Minute)) // same labels as h1
+	fresh := chat("h3", t0.Add(4*time.Minute))
+	fresh.Channel = "Instagram"
+	h := newHarness(t, simulator.NewServer(simulator.Chats{first, again, fresh}, simulator.Options{}), baseConfig)
+	instagram := map[string]string{"channel": "instagram"}
+	whatsapp := map[string]string{"channel": "whatsapp"}
+
+	h.refresh()
+	if got := h.value("wolkvox_chats_total", whatsapp); got != 1 {
+		t.Fatalf("the first answer's series shows %v, want 1 at once", got)
+	}
+	h.clock.Advance(5 * time.Minute)
+	h.refresh()
+	steps := []struct {
+		at                  time.Duration
+		whatsapp, instagram float64
+		instagramDelays     float64
+	}{
+		{0, 2, 0, 0},
+		{collector.DefaultNewSeriesHold - time.Second, 2, 0, 0},
+		{collector.DefaultNewSeriesHold, 2, 1, 1},
+	}
+	born := h.clock.Now()
+	for _, s := range steps {
+		h.clock.Advance(born.Add(s.at).Sub(h.clock.Now()))
+		got := [3]float64{h.value("wolkvox_chats_total", whatsapp), h.value("wolkvox_chats_total", instagram),
+			h.value("wolkvox_chat_answer_delay_seconds", instagram)}
+		if want := [3]float64{s.whatsapp, s.instagram, s.instagramDelays}; got != want {
+			t.Fatalf("%v after birth: whatsapp, instagram, instagram delays = %v, want %v", s.at, got, want)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package collector
 
-import "sort"
+import (
+	"sort"
+	"time"
+)
 
 // histogram accumulates observations for a const histogram.
 type histogram struct {
@@ -54,13 +57,31 @@ type dispositionKey struct {
 
 type agentKey struct{ id, name string }
 
+// series holds what the series of one label set share: when they first appeared.
+type series struct {
+	born time.Time // zero for series shown at once
+}
+
+// shownAt reports whether the series shows its values at now, or still only zero.
+// See Collector's new-series hold.
+func (s series) shownAt(now time.Time, hold time.Duration) bool {
+	return s.born.IsZero() || !now.Before(s.born.Add(hold))
+}
+
+type counter struct {
+	series
+	v float64
+}
+
 // scopeStats holds the per-scope observations of chats.
 type scopeStats struct {
+	series
 	answerDelay, duration, handleTime        *histogram
 	customerChars, agentChars, agentMessages float64
 }
 
 type agentStats struct {
+	series
 	chats, handleSeconds float64
 }
 
@@ -68,9 +89,9 @@ type agentStats struct {
 // answer adds (merged only if the answer succeeds).
 type tally struct {
 	buckets      bucketSet
-	chats        map[chatKey]float64
+	chats        map[chatKey]*counter
 	scopes       map[scope]*scopeStats
-	dispositions map[dispositionKey]float64
+	dispositions map[dispositionKey]*counter
 	agents       map[agentKey]*agentStats
 	skipped      map[string]float64
 }
@@ -80,43 +101,55 @@ type bucketSet struct{ answerDelay, duration, handleTime []float64 }
 func newTally(b bucketSet) *tally {
 	return &tally{
 		buckets:      b,
-		chats:        map[chatKey]float64{},
+		chats:        map[chatKey]*counter{},
 		scopes:       map[scope]*scopeStats{},
-		dispositions: map[dispositionKey]float64{},
+		dispositions: map[dispositionKey]*counter{},
 		agents:       map[agentKey]*agentStats{},
 		skipped:      map[string]float64{},
 	}
 }
 
-func (t *tally) scope(s scope) *scopeStats {
-	st, ok := t.scopes[s]
+// entry returns m[k], creating it with born if missing.
+func entry[K comparable, V any](m map[K]*V, k K, born time.Time, create func(series) *V) *V {
+	v, ok := m[k]
 	if !ok {
-		st = &scopeStats{
+		v = create(series{born: born})
+		m[k] = v
+	}
+	return v
+}
+
+func (t *tally) chat(k chatKey, born time.Time) *counter {
+	return entry(t.chats, k, born, func(s series) *counter { return &counter{series: s} })
+}
+
+func (t *tally) disposition(k dispositionKey, born time.Time) *counter {
+	return entry(t.dispositions, k, born, func(s series) *counter { return &counter{series: s} })
+}
+
+func (t *tally) scope(k scope, born time.Time) *scopeStats {
+	return entry(t.scopes, k, born, func(s series) *scopeStats {
+		return &scopeStats{
+			series:      s,
 			answerDelay: newHistogram(t.buckets.answerDelay),
 			duration:    newHistogram(t.buckets.duration),
 			handleTime:  newHistogram(t.buckets.handleTime),
 		}
-		t.scopes[s] = st
-	}
-	return st
+	})
 }
 
-func (t *tally) agent(k agentKey) *agentStats {
-	st, ok := t.agents[k]
-	if !ok {
-		st = &agentStats{}
-		t.agents[k] = st
-	}
-	return st
+func (t *tally) agent(k agentKey, born time.Time) *agentStats {
+	return entry(t.agents, k, born, func(s series) *agentStats { return &agentStats{series: s} })
 }
 
-// merge adds d into t. Both must use the same buckets.
-func (t *tally) merge(d *tally) {
+// merge adds d into t; series new to t are born at born. Both must use the same
+// buckets.
+func (t *tally) merge(d *tally, born time.Time) {
 	for k, v := range d.chats {
-		t.chats[k] += v
+		t.chat(k, born).v += v.v
 	}
 	for k, v := range d.scopes {
-		st := t.scope(k)
+		st := t.scope(k, born)
 		st.answerDelay.add(v.answerDelay)
 		st.duration.add(v.duration)
 		st.handleTime.add(v.handleTime)
@@ -125,10 +158,10 @@ func (t *tally) merge(d *tally) {
 		st.agentMessages += v.agentMessages
 	}
 	for k, v := range d.dispositions {
-		t.dispositions[k] += v
+		t.disposition(k, born).v += v.v
 	}
 	for k, v := range d.agents {
-		st := t.agent(k)
+		st := t.agent(k, born)
 		st.chats += v.chats
 		st.handleSeconds += v.handleSeconds
 	}
