@@ -12,7 +12,7 @@ const demoSeed = 1
 
 // demoConfigYAML is the configuration --demo runs with. It polls every 15 s so that
 // metrics move within a minute; the simulator has no daily quota, so daily_quota is
-// set to what 15 s polling needs (5760 calls a day).
+// set well above what 15 s polling needs (5760 calls a day).
 const demoConfigYAML = `
 operations:
   - name: demo
@@ -23,7 +23,7 @@ operations:
     min_interval: 15s
     overlap: 10m
     request_timeout: 10s
-    daily_quota: 5760
+    daily_quota: 10000
     skills: {"12": sales, "14": support, "17": collections, "21": complaints}
 `
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // operations name IANA zones; the container may have no zoneinfo
@@ -166,7 +167,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The slog bridge adds its own time and caller keys.
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(*logLevel)))
 	for _, addr := range *webFlags.WebListenAddresses {
-		level.Info(logger).Log("msg", "serving metrics", "url", "http://"+displayAddr(addr)+*metricsPath)
+		if !strings.HasSuffix(addr, ":0") { // a random port shows in the "Listening on" line
+			level.Info(logger).Log("msg", "serving metrics", "url", "http://"+displayAddr(addr)+*metricsPath)
+		}
 	}
 	if err := web.ListenAndServe(server, webFlags, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
