@@ -486,3 +486,39 @@ func TestTruncatedAnswerSplitsWindow(t *testing.T) {
 		t.Fatalf("second window %v after the cut first window %v", ws[1], ws[0])
 	}
 }
+
+// Two operations with one token never call the API at the same time.
+func TestSharedTokenCallsNeverOverlap(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	sim := simulator.NewServer(simulator.Chats{chat("s1", startTime.Add(-time.Minute))}, simulator.Options{})
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		entered <- struct{}{}
+		<-release
+		sim.ServeHTTP(w, r)
+	})
+	second := strings.NewReplacer("name: main", "name: second", "%s", "%[1]s").Replace(strings.SplitN(baseConfig, "operations:\n", 2)[1])
+	h := newHarness(t, upstream, baseConfig+second)
+	done := make(chan struct{})
+	go func() { h.refresh(); close(done) }()
+	<-entered
+	release <- struct{}{} // lets exactly one call answer
+	<-entered             // only now can the other call start
+	release <- struct{}{}
+	<-done
+	if most != 1 {
+		t.Fatalf("%d calls with one token ran at once", most)
+	}
+	for _, op := range []string{"main", "second"} {
+		if got := h.value("wolkvox_chats_total", map[string]string{"operation": op}); got != 1 {
+			t.Errorf("operation %s counted %v chats, want 1", op, got)
+		}
+	}
+}

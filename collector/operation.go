@@ -197,8 +197,13 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.callTime.observe(elapsed.Seconds())
 	window := fmt.Sprintf("%s..%s", from.In(s.cfg.Location()).Format(wolkvox.DateLayout), to.In(s.cfg.Location()).Format(wolkvox.DateLayout))
+	if errors.Is(err, wolkvox.ErrNotSent) {
+		// Nothing reached the API: no quota spent, nothing learned about it.
+		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", window, "err", err)
+		return
+	}
+	o.callTime.observe(elapsed.Seconds())
 	if err != nil {
 		result := wolkvox.ResultHTTPError
 		var we *wolkvox.Error

@@ -47,6 +47,9 @@ const DateLayout = "20060102150405"
 
 const reportPath = "/api/v2/reports_manager.php"
 
+// ErrNotSent reports a call that was never sent, so it cost no quota.
+var ErrNotSent = errors.New("call not sent")
+
 // Error is a failed call, with its Result. Its text never holds the token.
 type Error struct {
 	Result Result
@@ -152,7 +155,7 @@ func sameHostRedirects(endpoint *url.URL) func(*http.Request, []*http.Request) e
 // a failed answer: the caller must discard what it built from them.
 func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Record)) (Answer, error) {
 	if err := c.lock.acquire(ctx); err != nil {
-		return Answer{}, &Error{Result: ResultTimeout, Detail: "waiting for another call with the same token: " + err.Error(), err: err}
+		return Answer{}, fmt.Errorf("%w: another call with the same token outlasted the request timeout", ErrNotSent)
 	}
 	defer c.lock.release()
 

@@ -402,3 +402,36 @@ func TestOneCallAtATimePerToken(t *testing.T) {
 		t.Fatalf("%d calls with one token ran at once", m)
 	}
 }
+
+// A call that never gets its turn with the token is not sent and costs no quota.
+func TestNotSentWhileTokenBusy(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(404)
+		_, _ = w.Write(fixture(t, "not_found_empty.json"))
+	}))
+	defer srv.Close()
+	token := func(o *wolkvox.Options) { o.Token = "busy-token-for-not-sent-test" }
+	slow, waiting := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
+	done := make(chan error, 1)
+	go func() { _, _, err := query(t, slow); done <- err }()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := waiting.Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
+	if !errors.Is(err, wolkvox.ErrNotSent) {
+		t.Fatalf("err = %v, want ErrNotSent", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the server saw %d calls, want 1", n)
+	}
+}
