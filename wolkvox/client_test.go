@@ -28,7 +28,7 @@ var bogota = func() *time.Location {
 	return loc
 }()
 
-func newClient(t *testing.T, baseURL string, mod ...func(*wolkvox.Options)) *wolkvox.Client {
+func newClient(t testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wolkvox.Client {
 	t.Helper()
 	o := wolkvox.Options{
 		BaseURL:         baseURL,

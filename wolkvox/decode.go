@@ -78,7 +78,7 @@ func decodeData(dec *json.Decoder, each func(*Record), n *int) error {
 		return nil
 	case json.Delim('{'):
 		// A single record sent as an object instead of a list.
-		rec, err := decodeRecord(dec)
+		rec, err := decodeOpenedRecord(dec)
 		if err != nil {
 			return err
 		}
@@ -90,58 +90,59 @@ func decodeData(dec *json.Decoder, each func(*Record), n *int) error {
 		return fmt.Errorf("data is %v, not a list or an object", tok)
 	}
 	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
+		var w wireRecord
+		if err := dec.Decode(&w); err != nil {
 			return err
 		}
-		if tok == nil {
+		if !w.present {
 			continue // a null element carries no chat
 		}
-		if tok != json.Delim('{') {
-			return fmt.Errorf("list element is %v, not an object", tok)
-		}
-		rec, err := decodeRecord(dec)
-		if err != nil {
-			return err
-		}
 		*n++
-		each(rec)
+		each(w.record())
 	}
 	return expectDelim(dec, ']')
 }
 
-// decodeRecord reads one record after its opening brace. Unknown keys are skipped,
-// known ones kept as text whether the server sent a string, a number or null.
-func decodeRecord(dec *json.Decoder) (*Record, error) {
-	rec := &Record{}
+// decodeOpenedRecord reads a record whose opening brace the decoder already took. It
+// is rare (a single record sent as an object), so it re-assembles the object and
+// decodes it like any other.
+func decodeOpenedRecord(dec *json.Decoder) (*Record, error) {
+	fields := map[string]json.RawMessage{}
 	for dec.More() {
 		key, err := objectKey(dec)
 		if err != nil {
 			return nil, err
 		}
-		field, known := recordField[strings.ToLower(strings.TrimSpace(key))]
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, fmt.Errorf("field %q: %w", key, err)
 		}
-		if known {
-			*field(rec) = rawText(raw)
-		}
+		fields[key] = raw
 	}
 	if err := expectDelim(dec, '}'); err != nil {
 		return nil, err
 	}
-	return rec, nil
+	obj, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	var w wireRecord
+	if err := json.Unmarshal(obj, &w); err != nil {
+		return nil, err
+	}
+	return w.record(), nil
 }
 
 // rawText turns a JSON value into text: strings unquoted, null empty, anything else
 // kept as written (so a number parses, and an object fails to parse as one).
-func rawText(raw json.RawMessage) string {
+func rawText(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
 		return ""
-	}
-	if raw[0] == '"' {
+	case raw[0] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 && bytes.IndexByte(raw[1:len(raw)-1], '"') < 0:
+		return string(raw[1 : len(raw)-1]) // no escapes: the common case, without a second decode
+	case raw[0] == '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err == nil {
 			return s

@@ -1,6 +1,7 @@
 package wolkvox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -31,27 +32,72 @@ type Record struct {
 	AgentAnswers      string // "agent_anwers " on the wire, or "agent_answers"
 }
 
-// recordField maps a wire key, trimmed and lower-cased, to where its value goes.
-// The documented key "agent_anwers " is misspelled and has a trailing space; one
-// client reads "agent_answers": both land in the same field.
-var recordField = map[string]func(*Record) *string{
-	"conn_id":                    func(r *Record) *string { return &r.ConnID },
-	"channel":                    func(r *Record) *string { return &r.Channel },
-	"date":                       func(r *Record) *string { return &r.Date },
-	"skill_id":                   func(r *Record) *string { return &r.SkillID },
-	"agent_id":                   func(r *Record) *string { return &r.AgentID },
-	"agent_name":                 func(r *Record) *string { return &r.AgentName },
-	"cod_act":                    func(r *Record) *string { return &r.CodAct },
-	"description_cod_act":        func(r *Record) *string { return &r.CodActDescription },
-	"feeling":                    func(r *Record) *string { return &r.Feeling },
-	"last_participant_who_spoke": func(r *Record) *string { return &r.LastParticipant },
-	"asa":                        func(r *Record) *string { return &r.AnswerDelay },
-	"chat_duration":              func(r *Record) *string { return &r.Duration },
-	"time_on_agent":              func(r *Record) *string { return &r.HandleTime },
-	"customer_chars":             func(r *Record) *string { return &r.CustomerChars },
-	"agent_chars":                func(r *Record) *string { return &r.AgentChars },
-	"agent_anwers":               func(r *Record) *string { return &r.AgentAnswers },
-	"agent_answers":              func(r *Record) *string { return &r.AgentAnswers },
+// wireRecord is a record as the API sends it. Only the fields the exporter uses are
+// decoded; unknown ones, customer data among them, are skipped. encoding/json matches
+// keys without regard to case, so "ASA" and "asa" both land in AnswerDelay.
+type wireRecord struct {
+	ConnID            text `json:"conn_id"`
+	Channel           text `json:"channel"`
+	Date              text `json:"date"`
+	SkillID           text `json:"skill_id"`
+	AgentID           text `json:"agent_id"`
+	AgentName         text `json:"agent_name"`
+	CodAct            text `json:"cod_act"`
+	CodActDescription text `json:"description_cod_act"`
+	Feeling           text `json:"feeling"`
+	LastParticipant   text `json:"last_participant_who_spoke"`
+	AnswerDelay       text `json:"ASA"`
+	Duration          text `json:"chat_duration"`
+	HandleTime        text `json:"time_on_agent"`
+	CustomerChars     text `json:"customer_chars"`
+	AgentChars        text `json:"agent_chars"`
+	// The documented key is misspelled and has a trailing space; one client reads
+	// "agent_answers". Any of them fills AgentAnswers.
+	AgentAnwersSpace text `json:"agent_anwers "`
+	AgentAnwers      text `json:"agent_anwers"`
+	AgentAnswers     text `json:"agent_answers"`
+
+	present bool // false for a JSON null
+}
+
+// UnmarshalJSON tells a null element from an object, then decodes the fields.
+func (w *wireRecord) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	type plain wireRecord
+	if err := json.Unmarshal(b, (*plain)(w)); err != nil {
+		return err
+	}
+	w.present = true
+	return nil
+}
+
+func (w *wireRecord) record() *Record {
+	answers := w.AgentAnwersSpace
+	for _, alt := range []text{w.AgentAnwers, w.AgentAnswers} {
+		if answers == "" {
+			answers = alt
+		}
+	}
+	return &Record{
+		ConnID: string(w.ConnID), Channel: string(w.Channel), Date: string(w.Date), SkillID: string(w.SkillID),
+		AgentID: string(w.AgentID), AgentName: string(w.AgentName), CodAct: string(w.CodAct),
+		CodActDescription: string(w.CodActDescription), Feeling: string(w.Feeling),
+		LastParticipant: string(w.LastParticipant), AnswerDelay: string(w.AnswerDelay), Duration: string(w.Duration),
+		HandleTime: string(w.HandleTime), CustomerChars: string(w.CustomerChars), AgentChars: string(w.AgentChars),
+		AgentAnswers: string(answers),
+	}
+}
+
+// text is a value kept as text whether the server sent a string, a number or null;
+// anything else is kept as written, so it fails to parse as a number later.
+type text string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *text) UnmarshalJSON(b []byte) error {
+	*t = text(rawText(b))
+	return nil
 }
 
 // ErrEmpty reports a field that holds no value.
