@@ -150,6 +150,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Name:        "Wolkvox Exporter",
 			Description: "Prometheus exporter for Wolkvox chat operations (chat_1 report API)",
 			Version:     version.Info(),
+			Profiling:   "false", // no pprof handlers are served
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 				{Address: "/config", Text: "Configuration", Description: "in force, tokens redacted"},
