@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,11 +32,11 @@ type settings struct {
 	buckets bucketSet
 }
 
-// labeling tells whether two settings turn the same record into the same series.
+// sameLabeling tells whether two settings turn the same record into the same series.
 func (s *settings) sameLabeling(o *settings) bool {
 	return s.cfg.AgentMetrics == o.cfg.AgentMetrics &&
 		s.cfg.MaxLabelValues == o.cfg.MaxLabelValues &&
-		mapsEqual(s.cfg.Skills, o.cfg.Skills) &&
+		maps.Equal(s.cfg.Skills, o.cfg.Skills) &&
 		slices.Equal(s.buckets.answerDelay, o.buckets.answerDelay) &&
 		slices.Equal(s.buckets.duration, o.buckets.duration) &&
 		slices.Equal(s.buckets.handleTime, o.buckets.handleTime)
@@ -44,18 +45,6 @@ func (s *settings) sameLabeling(o *settings) bool {
 // sameUpstream tells whether two settings query the same data with the same token.
 func (s *settings) sameUpstream(o *settings) bool {
 	return s.cfg.URL() == o.cfg.URL() && s.cfg.Server == o.cfg.Server && s.cfg.APIToken() == o.cfg.APIToken()
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // operation polls one Wolkvox operation and holds everything learned from it.
