@@ -362,76 +362,76 @@ func TestErrorRedactsEchoedToken(t *testing.T) {
 	}
 }
 
+// holdingServer answers "empty" to each call only when the test sends on release;
+// entered receives once per call that reaches it. It tracks calls and the most at once.
+type holdingServer struct {
+	*httptest.Server
+	entered, release chan struct{}
+	calls, inFlight  atomic.Int32
+	most             atomic.Int32
+}
+
+func newHoldingServer(t *testing.T) *holdingServer {
+	h := &holdingServer{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	body := fixture(t, "not_found_empty.json")
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.calls.Add(1)
+		n := h.inFlight.Add(1)
+		defer h.inFlight.Add(-1)
+		for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+		}
+		h.entered <- struct{}{}
+		<-h.release
+		w.WriteHeader(404)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
 // Calls with one token never overlap, even from different clients.
 func TestOneCallAtATimePerToken(t *testing.T) {
-	var inFlight, most atomic.Int32
-	entered := make(chan struct{}, 8)
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			m := most.Load()
-			if n <= m || most.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		entered <- struct{}{}
-		<-release
-		w.WriteHeader(404)
-		_, _ = w.Write(fixture(t, "not_found_empty.json"))
-	}))
-	defer srv.Close()
+	srv := newHoldingServer(t)
 	token := func(o *wolkvox.Options) { o.Token = "shared-token-for-lock-test" }
 	a, b := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
 	done := make(chan error, 2)
 	for _, c := range []*wolkvox.Client{a, b} {
 		go func() { _, _, err := query(t, c); done <- err }()
 	}
-	<-entered // one call is in the server
+	<-srv.entered // one call is in the server
 	// The other must be waiting for the lock: releasing one answer lets exactly one more in.
-	release <- struct{}{}
-	<-entered
-	release <- struct{}{}
+	srv.release <- struct{}{}
+	<-srv.entered
+	srv.release <- struct{}{}
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if m := most.Load(); m != 1 {
+	if m := srv.most.Load(); m != 1 {
 		t.Fatalf("%d calls with one token ran at once", m)
 	}
 }
 
 // A call that never gets its turn with the token is not sent and costs no quota.
 func TestNotSentWhileTokenBusy(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{}, 2)
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		entered <- struct{}{}
-		<-release
-		w.WriteHeader(404)
-		_, _ = w.Write(fixture(t, "not_found_empty.json"))
-	}))
-	defer srv.Close()
+	srv := newHoldingServer(t)
 	token := func(o *wolkvox.Options) { o.Token = "busy-token-for-not-sent-test" }
 	slow, waiting := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
 	done := make(chan error, 1)
 	go func() { _, _, err := query(t, slow); done <- err }()
-	<-entered
+	<-srv.entered
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := waiting.Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
 	if !errors.Is(err, wolkvox.ErrNotSent) {
 		t.Fatalf("err = %v, want ErrNotSent", err)
 	}
-	close(release)
+	srv.release <- struct{}{}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := calls.Load(); n != 1 {
+	if n := srv.calls.Load(); n != 1 {
 		t.Fatalf("the server saw %d calls, want 1", n)
 	}
 }
