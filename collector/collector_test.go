@@ -268,6 +268,9 @@ func TestScrapeTimeout(t *testing.T) {
 		release: make(chan struct{}),
 	}
 	h := newHarness(t, simulator.NewServer(src, simulator.Options{}), baseConfig)
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(src.release) }) }
+	t.Cleanup(letGo) // runs before the upstream closes, so a failure ends the test
 	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 900*time.Millisecond, nil))
 	defer srv.Close()
 
@@ -294,7 +297,7 @@ func TestScrapeTimeout(t *testing.T) {
 	if !strings.Contains(body, `wolkvox_up{operation="main"} 0`) || strings.Contains(body, "wolkvox_chats_total{") {
 		t.Fatalf("the first scrape should show no data yet:\n%s", body)
 	}
-	close(src.release)
+	letGo()
 	h.refresh() // waits for the call still running, starts none (min_interval)
 	if got := h.value("wolkvox_chats_total", nil); got != 1 {
 		t.Fatalf("after the slow call: %v chats, want 1", got)
@@ -487,38 +490,40 @@ func TestTruncatedAnswerSplitsWindow(t *testing.T) {
 	}
 }
 
-// Two operations with one token never call the API at the same time.
+// Operations with one token never call the API at the same time; a call that
+// cannot get the token within its request_timeout is not sent and not counted.
 func TestSharedTokenCallsNeverOverlap(t *testing.T) {
-	var mu sync.Mutex
-	inFlight, most := 0, 0
 	entered := make(chan struct{}, 4)
 	release := make(chan struct{})
 	sim := simulator.NewServer(simulator.Chats{chat("s1", startTime.Add(-time.Minute))}, simulator.Options{})
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		inFlight++
-		most = max(most, inFlight)
-		mu.Unlock()
-		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
 		entered <- struct{}{}
 		<-release
 		sim.ServeHTTP(w, r)
 	})
-	second := strings.NewReplacer("name: main", "name: second", "%s", "%[1]s").Replace(strings.SplitN(baseConfig, "operations:\n", 2)[1])
-	h := newHarness(t, upstream, baseConfig+second)
+	// Two exporters' worth of collectors in one process share the token's lock.
+	slow := newHarness(t, upstream, baseConfig)
+	impatient := newHarness(t, sim, strings.NewReplacer("name: main", "name: other", "request_timeout: 10s", "request_timeout: 200ms").Replace(baseConfig))
+
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // runs before the upstream closes, so a failure ends the test
 	done := make(chan struct{})
-	go func() { h.refresh(); close(done) }()
-	<-entered
-	release <- struct{}{} // lets exactly one call answer
-	<-entered             // only now can the other call start
-	release <- struct{}{}
-	<-done
-	if most != 1 {
-		t.Fatalf("%d calls with one token ran at once", most)
+	go func() { slow.refresh(); close(done) }()
+	<-entered // slow's call holds the token
+	impatient.refresh()
+	if got := impatient.sum("wolkvox_api_requests_total"); got != 0 {
+		t.Fatalf("a call that was never sent counted as %v requests", got)
 	}
-	for _, op := range []string{"main", "second"} {
-		if got := h.value("wolkvox_chats_total", map[string]string{"operation": op}); got != 1 {
-			t.Errorf("operation %s counted %v chats, want 1", op, got)
-		}
+	if got := sim.Requests(); got != 0 {
+		t.Fatalf("the other operation reached the API %d times while the token was busy", got)
+	}
+	if !strings.Contains(impatient.logs.String(), "chat_1 query skipped") {
+		t.Fatalf("the skipped call was not logged:\n%s", impatient.logs.String())
+	}
+	letGo()
+	<-done
+	if got := slow.value("wolkvox_chats_total", nil); got != 1 {
+		t.Fatalf("the operation holding the token counted %v chats, want 1", got)
 	}
 }

@@ -381,25 +381,44 @@ func newHoldingServer(t *testing.T) *holdingServer {
 		for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
 		}
 		h.entered <- struct{}{}
-		<-h.release
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
 		w.WriteHeader(404)
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(h.Close)
+	// Cleanups run last first: held calls are let go before the server closes, so a
+	// failing test ends instead of hanging.
+	t.Cleanup(func() { close(h.release) })
 	return h
 }
 
-// Calls with one token never overlap, even from different clients.
+// Calls with one token never overlap, even from different clients: a second call
+// waits for the first, and if its timeout ends first it is never sent, so it costs
+// no quota.
 func TestOneCallAtATimePerToken(t *testing.T) {
 	srv := newHoldingServer(t)
 	token := func(o *wolkvox.Options) { o.Token = "shared-token-for-lock-test" }
-	a, b := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
+	first, second := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
 	done := make(chan error, 2)
-	for _, c := range []*wolkvox.Client{a, b} {
-		go func() { _, _, err := query(t, c); done <- err }()
+	go func() { _, _, err := query(t, first); done <- err }()
+	<-srv.entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := second.Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
+	if !errors.Is(err, wolkvox.ErrNotSent) {
+		t.Fatalf("a call while another holds the token: err = %v, want ErrNotSent", err)
 	}
-	<-srv.entered // one call is in the server
-	// The other must be waiting for the lock: releasing one answer lets exactly one more in.
+	if n := srv.calls.Load(); n != 1 {
+		t.Fatalf("the server saw %d calls, want 1", n)
+	}
+
+	// A patient second call runs once the first ends.
+	go func() { _, _, err := query(t, second); done <- err }()
 	srv.release <- struct{}{}
 	<-srv.entered
 	srv.release <- struct{}{}
@@ -408,30 +427,7 @@ func TestOneCallAtATimePerToken(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m := srv.most.Load(); m != 1 {
-		t.Fatalf("%d calls with one token ran at once", m)
-	}
-}
-
-// A call that never gets its turn with the token is not sent and costs no quota.
-func TestNotSentWhileTokenBusy(t *testing.T) {
-	srv := newHoldingServer(t)
-	token := func(o *wolkvox.Options) { o.Token = "busy-token-for-not-sent-test" }
-	slow, waiting := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
-	done := make(chan error, 1)
-	go func() { _, _, err := query(t, slow); done <- err }()
-	<-srv.entered
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := waiting.Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
-	if !errors.Is(err, wolkvox.ErrNotSent) {
-		t.Fatalf("err = %v, want ErrNotSent", err)
-	}
-	srv.release <- struct{}{}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := srv.calls.Load(); n != 1 {
-		t.Fatalf("the server saw %d calls, want 1", n)
+	if n, m := srv.calls.Load(), srv.most.Load(); n != 2 || m != 1 {
+		t.Fatalf("%d calls, %d at once; want 2, 1", n, m)
 	}
 }
