@@ -28,6 +28,10 @@ const (
 	VendorMaxResponseSize = ByteSize(256 * units.MiB)
 )
 
+// MaxCatchupLimit bounds max_catchup: the dedupe memory and the first call after a
+// long outage grow with it.
+const MaxCatchupLimit = 90 * 24 * time.Hour
+
 // Config is the whole configuration file.
 type Config struct {
 	Operations []Operation `yaml:"operations"`
@@ -45,6 +49,8 @@ type Operation struct {
 	MinInterval     model.Duration    `yaml:"min_interval"`
 	Overlap         model.Duration    `yaml:"overlap"`
 	RequestTimeout  model.Duration    `yaml:"request_timeout"`
+	MaxCatchup      model.Duration    `yaml:"max_catchup"`
+	MaxBackoff      model.Duration    `yaml:"max_backoff"`
 	DailyQuota      int               `yaml:"daily_quota"`
 	MaxResponseSize ByteSize          `yaml:"max_response_size"`
 	MaxLabelValues  int               `yaml:"max_label_values"`
@@ -69,6 +75,8 @@ var DefaultOperation = Operation{
 	MinInterval:     model.Duration(5 * time.Minute),
 	Overlap:         model.Duration(10 * time.Minute),
 	RequestTimeout:  model.Duration(55 * time.Second),
+	MaxCatchup:      model.Duration(24 * time.Hour),
+	MaxBackoff:      model.Duration(time.Hour),
 	DailyQuota:      VendorDailyQuota,
 	MaxResponseSize: VendorMaxResponseSize,
 	MaxLabelValues:  100,
@@ -238,6 +246,12 @@ func (o *Operation) validate(dir string) error {
 		return fmt.Errorf("overlap %s must be at most 1d", o.Overlap)
 	case o.RequestTimeout <= 0:
 		return fmt.Errorf("request_timeout %s must be positive", o.RequestTimeout)
+	case o.MaxCatchup < o.Overlap:
+		return fmt.Errorf("max_catchup %s must be at least overlap %s", o.MaxCatchup, o.Overlap)
+	case time.Duration(o.MaxCatchup) > MaxCatchupLimit:
+		return fmt.Errorf("max_catchup %s must be at most %s", o.MaxCatchup, model.Duration(MaxCatchupLimit))
+	case o.MaxBackoff < o.MinInterval:
+		return fmt.Errorf("max_backoff %s must be at least min_interval %s", o.MaxBackoff, o.MinInterval)
 	case o.DailyQuota < 1:
 		return fmt.Errorf("daily_quota %d must be positive", o.DailyQuota)
 	case o.MaxResponseSize < ByteSize(units.KiB):
