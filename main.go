@@ -48,6 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		configFile    = app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String()
 		configCheck   = app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool()
 		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		storagePath   = app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String()
 		demo          = app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool()
 		seriesHold    = app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration()
@@ -86,9 +87,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+	if *storagePath != "" {
+		if err := collector.PrepareStorage(*storagePath); err != nil {
+			level.Error(logger).Log("msg", "cannot use the storage path", "err", err)
+			return 1
+		}
+		level.Info(logger).Log("msg", "state is saved after every API call", "storage_path", *storagePath)
+	} else {
+		level.Info(logger).Log("msg", "no --storage.path: counts start from zero at every start")
+	}
 	coll := collector.New(logger,
 		collector.WithUserAgent(programName+"/"+version.Version),
-		collector.WithNewSeriesHold(*seriesHold))
+		collector.WithNewSeriesHold(*seriesHold),
+		collector.WithStorage(*storagePath))
 	if err := coll.Reload(load); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1

@@ -53,6 +53,16 @@ var (
 		"Duration of chat_1 API calls.", "operation")
 	truncatedDesc = newDesc("api", "truncated_responses_total",
 		"Answers that hit the API's 60000-record cap; the window is then split.", "operation")
+	truncatedQueriesDesc = newDesc("query", "truncated_total",
+		"Answers cut at the record cap even for the shortest window: chats of that window may be missing.", "operation")
+	skippedSecondsDesc = newDesc("query", "skipped_seconds_total",
+		"History never queried because the gap since the last query passed max_catchup.", "operation")
+	backoffDesc = newDesc("api", "backoff_until_timestamp_seconds",
+		"Unix time before which no API call is made after failures or a spent quota, 0 if none.", "operation")
+	storageWriteFailsDesc = newDesc("storage", "write_failures_total",
+		"Failed saves of the state file (--storage.path). Chats of such a call are read again.", "operation")
+	storageLoadFailsDesc = newDesc("storage", "load_failures_total",
+		"State files set aside at load because they were unreadable, corrupt, newer or about another upstream.", "operation")
 	quotaDesc = newDesc("api", "daily_quota",
 		"Configured daily call quota of the operation's token (daily_quota).", "operation")
 	minIntervalDesc = newDesc("query", "min_interval_seconds",
@@ -80,6 +90,7 @@ type Collector struct {
 	transport http.RoundTripper
 	recordCap int
 	hold      time.Duration
+	store     *store
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -112,6 +123,16 @@ func WithNewSeriesHold(d time.Duration) Option { return func(c *Collector) { c.h
 // WithRecordCap replaces the API's 60000-record cap, for tests.
 func WithRecordCap(n int) Option { return func(c *Collector) { c.recordCap = n } }
 
+// WithStorage keeps each operation's state in dir, so counts survive restarts.
+// Call PrepareStorage first.
+func WithStorage(dir string) Option {
+	return func(c *Collector) {
+		if dir != "" {
+			c.store = &store{dir: dir}
+		}
+	}
+}
+
 // WithUserAgent sets the User-Agent of API calls.
 func WithUserAgent(ua string) Option { return func(c *Collector) { c.userAgent = ua } }
 
@@ -143,8 +164,9 @@ func (c *Collector) Reload(load func() (*config.Config, error)) error {
 	return nil
 }
 
-// Apply puts cfg in force. An operation that keeps its name, server, URL and token
-// keeps its counters, cursor and dedupe memory.
+// Apply puts cfg in force. An operation that keeps its name, server and URL keeps
+// its counters, cursor and dedupe memory. A new operation starts from its saved
+// state, if storage is on and it has one.
 func (c *Collector) Apply(cfg *config.Config) error {
 	buckets := bucketSet{
 		answerDelay: cfg.Histograms.AnswerDelay,
@@ -161,25 +183,28 @@ func (c *Collector) Apply(cfg *config.Config) error {
 	ops := make([]*operation, 0, len(cfg.Operations))
 	for _, oc := range cfg.Operations {
 		s := &settings{cfg: oc, buckets: buckets}
-		if old, ok := existing[oc.Name]; ok && old.currentSettings().sameUpstream(s) {
+		old, keep := existing[oc.Name]
+		var prev *settings
+		if keep {
+			prev = old.currentSettings()
+			keep = prev.upstream() == s.upstream()
+		}
+		if keep && prev.cfg.APIToken() == oc.APIToken() && prev.cfg.Location().String() == oc.Location().String() &&
+			prev.cfg.MaxResponseSize == oc.MaxResponseSize {
+			s.client = prev.client
+		} else {
+			client, err := c.newClient(oc)
+			if err != nil {
+				return fmt.Errorf("operation %q: %w", oc.Name, err)
+			}
+			s.client = client
+		}
+		if keep {
 			old.update(s)
 			ops = append(ops, old)
 			continue
 		}
-		client, err := wolkvox.NewClient(wolkvox.Options{
-			BaseURL:         oc.URL(),
-			Server:          oc.Server,
-			Token:           oc.APIToken(),
-			Location:        oc.Location(),
-			MaxResponseSize: int64(oc.MaxResponseSize),
-			RecordCap:       c.recordCap,
-			UserAgent:       c.userAgent,
-			Transport:       c.transport,
-		})
-		if err != nil {
-			return fmt.Errorf("operation %q: %w", oc.Name, err)
-		}
-		ops = append(ops, newOperation(s, client, c.now, c.logger))
+		ops = append(ops, newOperation(s, c.now, c.logger, c.store))
 		level.Info(c.logger).Log("msg", "operation configured", "operation", oc.Name, "url", oc.URL(),
 			"min_interval", oc.MinInterval, "overlap", oc.Overlap, "calls_per_day_max", oc.CallsPerDay(), "daily_quota", oc.DailyQuota)
 	}
@@ -188,6 +213,19 @@ func (c *Collector) Apply(cfg *config.Config) error {
 	c.ops = ops
 	c.mu.Unlock()
 	return nil
+}
+
+func (c *Collector) newClient(oc config.Operation) (*wolkvox.Client, error) {
+	return wolkvox.NewClient(wolkvox.Options{
+		BaseURL:         oc.URL(),
+		Server:          oc.Server,
+		Token:           oc.APIToken(),
+		Location:        oc.Location(),
+		MaxResponseSize: int64(oc.MaxResponseSize),
+		RecordCap:       c.recordCap,
+		UserAgent:       c.userAgent,
+		Transport:       c.transport,
+	})
 }
 
 // Config returns the configuration in force.
@@ -215,7 +253,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
 		agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc, upDesc, requestsDesc,
-		requestDurationDesc, truncatedDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
+		requestDurationDesc, truncatedDesc, truncatedQueriesDesc, skippedSecondsDesc, backoffDesc,
+		storageWriteFailsDesc, storageLoadFailsDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
 		skippedDesc, trackedDesc, reloadOKDesc, reloadTimeDesc,
 	} {
 		ch <- d
@@ -245,7 +284,8 @@ func (o *operation) currentSettings() *settings {
 
 func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold time.Duration) {
 	o.mu.RLock()
-	defer o.mu.RUnlock()
+	st, cfg, writeFails, loadFails := o.state, o.settings.cfg, o.writeFails, o.loadFails
+	o.mu.RUnlock()
 	name := o.name
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
@@ -257,19 +297,24 @@ func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold tim
 		ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), append([]string{name}, labels...)...)
 	}
 
-	gauge(upDesc, boolFloat(o.up))
+	gauge(upDesc, boolFloat(st.up))
 	for _, r := range wolkvox.Results {
-		counter(requestsDesc, o.requests[r], string(r))
+		counter(requestsDesc, st.requests[r], string(r))
 	}
-	hist(requestDurationDesc, o.callTime)
-	counter(truncatedDesc, o.truncated)
-	gauge(quotaDesc, float64(o.settings.cfg.DailyQuota))
-	gauge(minIntervalDesc, time.Duration(o.settings.cfg.MinInterval).Seconds())
-	gauge(lastSuccessDesc, unixSeconds(o.lastSuccess))
-	gauge(lastRecordsDesc, float64(o.lastRecords))
-	gauge(trackedDesc, float64(len(o.seen)))
+	hist(requestDurationDesc, st.callTime)
+	counter(truncatedDesc, st.truncatedResponses)
+	counter(truncatedQueriesDesc, st.truncatedQueries)
+	counter(skippedSecondsDesc, st.skippedSeconds)
+	gauge(backoffDesc, unixSeconds(st.backoffUntil))
+	counter(storageWriteFailsDesc, writeFails)
+	counter(storageLoadFailsDesc, loadFails)
+	gauge(quotaDesc, float64(cfg.DailyQuota))
+	gauge(minIntervalDesc, time.Duration(cfg.MinInterval).Seconds())
+	gauge(lastSuccessDesc, unixSeconds(st.lastSuccess))
+	gauge(lastRecordsDesc, float64(st.lastRecords))
+	gauge(trackedDesc, float64(len(st.seen)))
 	for _, r := range skipReasons() {
-		counter(skippedDesc, o.tally.skipped[r], r)
+		counter(skippedDesc, st.tally.skipped[r], r)
 	}
 
 	// A series still in its hold shows zeros: shown(s, v) is v once s is shown.
@@ -291,7 +336,7 @@ func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold tim
 		return empty[key]
 	}
 
-	t := o.tally
+	t := st.tally
 	for k, c := range t.chats {
 		counter(chatsDesc, shown(c.series, c.v), k.channel, k.skill, k.feeling, k.lastParticipant)
 	}

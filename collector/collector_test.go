@@ -319,7 +319,8 @@ func TestFailureKeepsCountersAndCursor(t *testing.T) {
 		chats = append(chats, chat(fmt.Sprintf("f%d", i), t0.Add(time.Duration(i*4-2)*time.Minute)))
 	}
 	sim := simulator.NewServer(chats, simulator.Options{})
-	h := newHarness(t, sim, baseConfig)
+	// No growing backoff, so every step makes a call.
+	h := newHarness(t, sim, baseConfig+"    max_backoff: 5m\n")
 
 	h.refresh() // t0: f0 (t0-2m)
 	before := h.counters()
@@ -369,31 +370,34 @@ func TestFailureKeepsCountersAndCursor(t *testing.T) {
 	}
 }
 
-// After quota_exceeded the exporter stops calling for a while: the calls would fail.
+// After quota_exceeded no call is made until the quota resets, at midnight in the
+// operation's time zone: every call before would fail and still cost one.
 func TestQuotaBackoff(t *testing.T) {
 	sim := simulator.NewServer(simulator.Chats{}, simulator.Options{DailyQuota: 1})
 	h := newHarness(t, sim, baseConfig)
-	h.refresh() // uses the day's only call
-	for i := range 3 {
+	h.refresh() // 10:00 Bogota: the day's only call
+	h.clock.Advance(5 * time.Minute)
+	h.refresh() // 10:05: quota_exceeded
+	if got := h.value("wolkvox_api_requests_total", map[string]string{"result": "quota_exceeded"}); got != 1 {
+		t.Fatalf("quota_exceeded counted %v times, want 1", got)
+	}
+	midnight := time.Date(2026, 11, 24, 0, 0, 0, 0, bogota)
+	if got := h.value("wolkvox_api_backoff_until_timestamp_seconds", nil); got != float64(midnight.Unix()) {
+		t.Fatalf("backoff until %v, want %v (next midnight in Bogota)", got, midnight.Unix())
+	}
+	for h.clock.Now().Before(midnight.Add(-5 * time.Minute)) {
 		h.clock.Advance(5 * time.Minute)
 		h.refresh()
-		if i == 0 && h.value("wolkvox_api_requests_total", map[string]string{"result": "quota_exceeded"}) != 1 {
-			t.Fatal("the second call was not quota_exceeded")
-		}
 	}
+	h.clock.Advance(5*time.Minute - time.Second)
+	h.refresh() // 23:59:59
 	if got := sim.Requests(); got != 2 {
-		t.Fatalf("%d calls in 15 minutes after the quota was spent, want 2 (then a 30m pause)", got)
-	}
-	// quota_exceeded came at t0+5m; the clock is at t0+15m. At t0+34m59s still nothing.
-	h.clock.Advance(19*time.Minute + 59*time.Second)
-	h.refresh()
-	if got := sim.Requests(); got != 2 {
-		t.Fatalf("%d calls before the 30m pause ended, want 2", got)
+		t.Fatalf("%d calls before midnight after the quota was spent, want 2", got)
 	}
 	h.clock.Advance(time.Second)
 	h.refresh()
 	if got := sim.Requests(); got != 3 {
-		t.Fatalf("%d calls 30 minutes after quota_exceeded, want 3", got)
+		t.Fatalf("%d calls at midnight, want 3", got)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,14 +21,13 @@ const (
 	maxWindow = 31 * 24 * time.Hour
 	// minSplitWindow is where halving a cut window stops.
 	minSplitWindow = time.Minute
-	// quotaBackoff spaces calls once the daily quota is spent: they would fail anyway.
-	quotaBackoff = 30 * time.Minute
 )
 
 // settings is an immutable snapshot of an operation's configuration.
 type settings struct {
 	cfg     config.Operation
 	buckets bucketSet
+	client  *wolkvox.Client
 }
 
 // sameLabeling tells whether two settings turn the same record into the same series.
@@ -42,82 +40,87 @@ func (s *settings) sameLabeling(o *settings) bool {
 		slices.Equal(s.buckets.handleTime, o.buckets.handleTime)
 }
 
-// sameUpstream tells whether two settings query the same data with the same token.
-func (s *settings) sameUpstream(o *settings) bool {
-	return s.cfg.URL() == o.cfg.URL() && s.cfg.Server == o.cfg.Server && s.cfg.APIToken() == o.cfg.APIToken()
-}
+// upstream names the data an operation reads: the same server at the same URL
+// returns the same chats, whatever the token.
+func (s *settings) upstream() string { return s.cfg.URL() + " server " + s.cfg.Server }
 
 // operation polls one Wolkvox operation and holds everything learned from it.
 type operation struct {
 	name   string
-	client *wolkvox.Client
 	now    func() time.Time
 	logger log.Logger
+	store  *store // nil without --storage.path
 
-	mu       sync.RWMutex
-	settings *settings
-	tally    *tally
-	limiter  *labelLimiter
-	// generation counts tally resets, so an answer read before one is not merged after it.
-	generation int
-	// seen maps each counted conn_id to the end of the window that first returned it.
-	// Only the call goroutine writes it, under mu.
-	seen map[string]time.Time
-	// nextFrom is the start of the next window; zero before the first success.
-	nextFrom time.Time
-	// maxSpan, when set, caps the length of the next window: an answer was cut at the
-	// record cap, so the exporter catches up in smaller windows.
-	maxSpan time.Duration
+	// writeMu serializes the writers of state: a call's commit and a reload.
+	writeMu sync.Mutex
 
-	committed   bool // an answer has been merged since the operation was created
-	up          bool
-	lastSuccess time.Time
-	lastRecords int
-	requests    map[wolkvox.Result]float64
-	truncated   float64
-	callTime    *histogram
+	mu          sync.RWMutex
+	settings    *settings
+	state       *state
 	nextCall    time.Time
 	inflight    chan struct{} // closed when the running call ends
+	writeFails  float64
+	loadFails   float64
+	lastSaveErr string
 }
 
-var callTimeBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60}
-
-func newOperation(s *settings, client *wolkvox.Client, now func() time.Time, logger log.Logger) *operation {
+func newOperation(s *settings, now func() time.Time, logger log.Logger, st *store) *operation {
 	o := &operation{
 		name:     s.cfg.Name,
-		client:   client,
 		now:      now,
 		logger:   log.With(logger, "operation", s.cfg.Name),
+		store:    st,
 		settings: s,
-		seen:     map[string]time.Time{},
-		requests: map[wolkvox.Result]float64{},
-		callTime: newHistogram(callTimeBuckets),
+		state:    newState(s),
 	}
-	o.resetTally()
+	if st != nil {
+		loaded, discarded := st.load(s, o.logger)
+		if loaded != nil {
+			o.state = loaded
+		}
+		if discarded {
+			o.loadFails++
+		}
+	}
 	return o
-}
-
-func (o *operation) resetTally() {
-	o.tally = newTally(o.settings.buckets)
-	o.limiter = newLabelLimiter(o.settings.cfg.MaxLabelValues)
-	o.generation++
 }
 
 // update swaps in new settings from a reload. Counts restart only if records would
 // now map to other series; the cursor and the dedupe memory always survive, so no
-// chat is lost or counted twice across a reload.
+// chat is lost or counted twice across a reload. A new token clears the backoff:
+// it may have a quota of its own.
 func (o *operation) update(s *settings) {
+	o.writeMu.Lock()
+	defer o.writeMu.Unlock()
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	relabel := !o.settings.sameLabeling(s)
+	old, cur := o.settings, o.state
 	o.settings = s
+	newToken := old.cfg.APIToken() != s.cfg.APIToken()
+	if newToken {
+		o.nextCall = time.Time{}
+	}
+	o.mu.Unlock()
+
+	relabel := !old.sameLabeling(s)
+	if !relabel && !newToken {
+		return
+	}
+	next := cur.clone()
 	if relabel {
-		o.resetTally()
+		next.restartCounts(s)
 		level.Info(o.logger).Log("msg", "labels or buckets changed on reload: chat counters restart from zero")
 	}
+	if newToken {
+		next.failures, next.backoffUntil, next.failing = 0, time.Time{}, ""
+		level.Info(o.logger).Log("msg", "token changed on reload: any backoff is cleared")
+	}
+	// The restart of counts must be shown even if it cannot be saved: the old
+	// series no longer match the configuration.
+	_ = o.save(s, next)
+	o.show(next)
 }
 
-// refresh starts a call if min_interval has passed since the last one, then waits
+// refresh starts a call if min_interval and any backoff have passed, then waits
 // for the running call or for ctx, whichever ends first. Concurrent scrapes share
 // one call.
 func (o *operation) refresh(ctx context.Context) {
@@ -125,7 +128,7 @@ func (o *operation) refresh(ctx context.Context) {
 	done := o.inflight
 	if done == nil {
 		now := o.now()
-		if now.Before(o.nextCall) {
+		if now.Before(o.nextCall) || now.Before(o.state.backoffUntil) {
 			o.mu.Unlock()
 			return
 		}
@@ -141,17 +144,22 @@ func (o *operation) refresh(ctx context.Context) {
 	}
 }
 
-// window is the span the next call asks for: from overlap before the previous
-// answer's end (or before now, at start) to now, unless it must be shorter.
-func (o *operation) window(now time.Time, s *settings) (from, to time.Time) {
+// window is the span the next call asks for: from the cursor (or overlap before
+// now, at start) to now, unless it must be shorter. skipped is how much history
+// before a cursor older than max_catchup is left out.
+func window(now time.Time, s *settings, st *state) (from, to time.Time, skipped time.Duration) {
 	to = now.Truncate(time.Second)
 	from = to.Add(-time.Duration(s.cfg.Overlap))
-	if !o.nextFrom.IsZero() {
-		from = o.nextFrom
+	if !st.cursor.IsZero() {
+		from = st.cursor
+		if earliest := to.Add(-time.Duration(s.cfg.MaxCatchup)); from.Before(earliest) {
+			skipped = earliest.Sub(from)
+			from = earliest
+		}
 	}
 	span := maxWindow
-	if o.maxSpan > 0 {
-		span = min(span, o.maxSpan)
+	if st.maxSpan > 0 {
+		span = min(span, st.maxSpan)
 	}
 	if to.Sub(from) > span {
 		to = from.Add(span)
@@ -159,7 +167,7 @@ func (o *operation) window(now time.Time, s *settings) (from, to time.Time) {
 	if !to.After(from) {
 		to = from.Add(time.Second) // the clock went back
 	}
-	return from, to
+	return from, to, skipped
 }
 
 // call makes one API call in the background: it outlives the scrape that started it
@@ -173,104 +181,190 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 	}()
 
 	o.mu.RLock()
-	s := o.settings
-	from, to := o.window(started, s)
-	b := o.newBatch(s)
+	s, base := o.settings, o.state
 	o.mu.RUnlock()
+	from, to, skipped := window(started, s, base)
+	b := newBatch(s, base)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.RequestTimeout))
 	defer cancel()
 	clock := time.Now()
-	ans, err := o.client.Chats(ctx, from, to, b.add)
+	ans, err := s.client.Chats(ctx, from, to, b.add)
 	elapsed := time.Since(clock)
 
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	window := fmt.Sprintf("%s..%s", from.In(s.cfg.Location()).Format(wolkvox.DateLayout), to.In(s.cfg.Location()).Format(wolkvox.DateLayout))
+	loc := s.cfg.Location()
+	win := fmt.Sprintf("%s..%s", from.In(loc).Format(wolkvox.DateLayout), to.In(loc).Format(wolkvox.DateLayout))
 	if errors.Is(err, wolkvox.ErrNotSent) {
 		// Nothing reached the API: no quota spent, nothing learned about it.
-		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", window, "err", err)
+		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", win, "err", err)
 		return
 	}
-	o.callTime.observe(elapsed.Seconds())
+
+	o.writeMu.Lock()
+	defer o.writeMu.Unlock()
+	o.mu.RLock()
+	cur := o.state // a reload may have replaced base meanwhile
+	o.mu.RUnlock()
+	next := cur.clone()
+	next.callTime.observe(elapsed.Seconds())
+
 	if err != nil {
 		result := wolkvox.ResultHTTPError
 		var we *wolkvox.Error
 		if errors.As(err, &we) {
 			result = we.Result
 		}
-		o.requests[result]++
-		o.up = false
-		if result == wolkvox.ResultQuotaExceeded {
-			o.nextCall = laterOf(o.nextCall, started.Add(quotaBackoff))
-		}
-		level.Warn(o.logger).Log("msg", "chat_1 query failed; counters unchanged, the window will be read again",
-			"window", window, "result", result, "err", err, "duration", elapsed)
+		next.requests[result]++
+		next.up = false
+		o.failed(next, s, result, started, win, err, elapsed)
+		_ = o.save(s, next) // keeps the backoff across a restart; counts did not change
+		o.show(next)
 		return
 	}
-	o.requests[ans.Result]++
-	o.up = true
-	o.lastSuccess = o.now()
-	o.lastRecords = ans.Records
-	if b.generation != o.generation {
+
+	next.requests[ans.Result]++
+	next.up = true
+	next.lastSuccess = o.now()
+	next.lastRecords = ans.Records
+	if next.failing != "" {
+		level.Info(o.logger).Log("msg", "chat_1 queries succeed again", "after", next.failing, "window", win)
+	}
+	next.failing, next.failures, next.backoffUntil = "", 0, time.Time{}
+	if b.generation != next.generation {
 		// A reload changed the labels while this call ran: read the window again.
-		level.Info(o.logger).Log("msg", "answer dropped: labels changed by a reload during the call", "window", window)
+		level.Info(o.logger).Log("msg", "answer dropped: labels changed by a reload during the call", "window", win)
+		_ = o.save(s, next)
+		o.show(next)
 		return
 	}
-	o.commit(b, from, to, started.Truncate(time.Second), ans)
-	level.Debug(o.logger).Log("msg", "chat_1 query done", "window", window, "result", ans.Result,
-		"records", ans.Records, "new_chats", len(b.ids), "tracked_chats", len(o.seen), "duration", elapsed)
+	var unsaved *state // what to show if the answer cannot be saved
+	if o.store != nil {
+		unsaved = next.clone()
+	}
+	o.commit(next, s, b, from, to, skipped, started.Truncate(time.Second), ans)
+	if err := o.save(s, next); err != nil {
+		// Counts that a restart would lose must never reach Prometheus: it would
+		// count them twice. The window is read again by the next call.
+		o.show(unsaved)
+		return
+	}
+	o.show(next)
+	level.Debug(o.logger).Log("msg", "chat_1 query done", "window", win, "result", ans.Result,
+		"records", ans.Records, "new_chats", len(b.ids), "tracked_chats", len(next.seen), "duration", elapsed)
 }
 
-// commit merges a successful answer and moves the cursor. now is when the call
-// started. Called with mu held.
-func (o *operation) commit(b *batch, from, to, now time.Time, ans wolkvox.Answer) {
+// failed sets the backoff after a failed call and logs the failure when it is new:
+// a failure that repeats is logged at debug level only.
+func (o *operation) failed(next *state, s *settings, result wolkvox.Result, started time.Time, win string, err error, elapsed time.Duration) {
+	switch {
+	case result == wolkvox.ResultQuotaExceeded:
+		// Every call until the quota resets would fail and still cost a call.
+		next.backoffUntil = nextMidnight(started, s.cfg.Location())
+	case backsOff(result):
+		next.failures++
+		next.backoffUntil = started.Add(failureBackoff(next.failures, time.Duration(s.cfg.MinInterval), time.Duration(s.cfg.MaxBackoff)))
+	default:
+		next.failures, next.backoffUntil = 0, time.Time{}
+	}
+	logger := level.Debug(o.logger)
+	if result != next.failing {
+		logger = level.Warn(o.logger)
+	}
+	next.failing = result
+	keyvals := []any{"msg", "chat_1 query failed; counters unchanged, the window will be read again",
+		"window", win, "result", result, "err", err, "duration", elapsed}
+	if !next.backoffUntil.IsZero() {
+		keyvals = append(keyvals, "no_call_before", next.backoffUntil.In(s.cfg.Location()).Format(time.RFC3339))
+	}
+	logger.Log(keyvals...)
+}
+
+// commit merges a successful answer into next and moves the cursor. now is when
+// the call started.
+func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Time, skipped time.Duration, now time.Time, ans wolkvox.Answer) {
 	// Series of the first answer since start are shown at once; later new series
 	// wait out the hold (see Collector).
 	born := o.now()
-	if !o.committed {
+	if !next.committed {
 		born = time.Time{}
-		o.committed = true
+		next.committed = true
 	}
-	o.tally.merge(b.tally, born)
-	o.limiter.commit(b.staged)
+	next.tally.merge(b.tally, born)
+	next.limiter.commit(b.staged)
+	end := to.Unix()
 	for id := range b.ids {
-		o.seen[id] = to
+		next.seen[id] = end
 	}
-	overlap := time.Duration(o.settings.cfg.Overlap)
+	if skipped > 0 {
+		next.skippedSeconds += skipped.Seconds()
+		level.Warn(o.logger).Log("msg", "the gap since the last query is longer than max_catchup: chats that closed in the skipped part are not counted",
+			"skipped", skipped, "from", from.In(s.cfg.Location()).Format(time.RFC3339), "max_catchup", s.cfg.MaxCatchup)
+	}
+	overlap := time.Duration(s.cfg.Overlap)
 	switch {
 	case ans.Truncated && to.Sub(from) >= 2*minSplitWindow:
 		// The answer was cut at the record cap: ask again from the same start with half
 		// the window. Chats already counted are remembered, so nothing counts twice.
-		o.truncated++
-		o.nextFrom = from
-		o.maxSpan = (to.Sub(from) / 2).Truncate(time.Second)
+		next.truncatedResponses++
+		next.cursor = from
+		next.maxSpan = (to.Sub(from) / 2).Truncate(time.Second)
 		level.Warn(o.logger).Log("msg", "answer cut at the record cap; the next call asks for half the window",
-			"records", ans.Records, "next_window_length", o.maxSpan)
+			"records", ans.Records, "next_window_length", next.maxSpan)
 	default:
 		if ans.Truncated {
-			o.truncated++
-			level.Error(o.logger).Log("msg", "answer cut at the record cap even for a short window; chats may be missing", "records", ans.Records)
+			next.truncatedResponses++
+			next.truncatedQueries++
+			level.Error(o.logger).Log("msg", "answer cut at the record cap even for the shortest window; chats may be missing",
+				"records", ans.Records, "window_length", to.Sub(from))
 		}
 		// Re-read overlap before now, where chats may still be arriving late; a window
 		// that ended further back is settled. The start never moves back: chats
 		// forgotten below it could count again.
-		o.nextFrom = laterOf(o.nextFrom, earlierOf(to, now.Add(-overlap)))
+		next.cursor = laterOf(next.cursor, earlierOf(to, now.Add(-overlap)))
 		switch {
-		case o.maxSpan == 0:
+		case next.maxSpan == 0:
 		case !to.Before(now):
-			o.maxSpan = 0 // caught up
+			next.maxSpan = 0 // caught up
 		default:
-			o.maxSpan *= 2 // widen again, to catch up with the clock
+			next.maxSpan *= 2 // widen again, to catch up with the clock
 		}
 	}
-	// A chat first seen in a window ending before the next start can no longer be
+	// A chat first seen in a window ending before the cursor can no longer be
 	// returned: its close time is at most that end.
-	for id, firstSeen := range o.seen {
-		if firstSeen.Before(o.nextFrom) {
-			delete(o.seen, id)
+	cursor := next.cursor.Unix()
+	for id, firstSeen := range next.seen {
+		if firstSeen < cursor {
+			delete(next.seen, id)
 		}
 	}
+}
+
+// save writes st to storage, if it is on. A failure is counted and logged once
+// until saving works again.
+func (o *operation) save(s *settings, st *state) error {
+	if o.store == nil {
+		return nil
+	}
+	err := o.store.save(s, st)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err == nil {
+		o.lastSaveErr = ""
+		return nil
+	}
+	o.writeFails++
+	if o.lastSaveErr != err.Error() {
+		level.Error(o.logger).Log("msg", "could not save the state; new chats are not shown until it is saved, and their window is read again", "err", err)
+	}
+	o.lastSaveErr = err.Error()
+	return err
+}
+
+// show makes st the state scrapes see.
+func (o *operation) show(st *state) {
+	o.mu.Lock()
+	o.state = st
+	o.mu.Unlock()
 }
 
 func laterOf(a, b time.Time) time.Time {
@@ -285,137 +379,4 @@ func earlierOf(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// batch builds the tally of one answer, record by record, as it streams in.
-type batch struct {
-	op         *operation
-	s          *settings
-	limiter    *labelLimiter
-	generation int
-	tally      *tally
-	ids        map[string]struct{}
-	staged     map[string]map[string]struct{}
-}
-
-// newBatch is called with mu held.
-func (o *operation) newBatch(s *settings) *batch {
-	return &batch{
-		op:         o,
-		s:          s,
-		limiter:    o.limiter,
-		generation: o.generation,
-		tally:      newTally(s.buckets),
-		ids:        map[string]struct{}{},
-		staged:     map[string]map[string]struct{}{},
-	}
-}
-
-// Skip reasons, as the reason label of wolkvox_records_skipped_total.
-const reasonConnIDEmpty = "conn_id_empty"
-
-var observedFields = []string{"answer_delay", "duration", "handle_time", "customer_characters", "agent_characters", "agent_messages"}
-
-func skipReasons() []string {
-	out := []string{reasonConnIDEmpty}
-	for _, f := range observedFields {
-		out = append(out, f+"_empty", f+"_invalid")
-	}
-	return out
-}
-
-// add counts one record, unless its conn_id was counted before.
-func (b *batch) add(r *wolkvox.Record) {
-	id := strings.TrimSpace(r.ConnID)
-	if id == "" {
-		b.tally.skipped[reasonConnIDEmpty]++
-		return
-	}
-	if _, dup := b.ids[id]; dup {
-		return
-	}
-	// Reading seen without the lock is safe: only this call's goroutine writes it,
-	// and only after the answer is read.
-	if _, dup := b.op.seen[id]; dup {
-		return
-	}
-	b.ids[id] = struct{}{}
-
-	sc := scope{
-		channel: b.admit("channel", normalizeChannel(r.Channel)),
-		skill:   b.admit("skill", b.skillName(r.SkillID)),
-	}
-	b.tally.chat(chatKey{
-		scope:           sc,
-		feeling:         b.admit("feeling", normalizeFeeling(r.Feeling)),
-		lastParticipant: b.admit("last_participant", normalizeParticipant(r.LastParticipant)),
-	}, time.Time{}).v++
-
-	st := b.tally.scope(sc, time.Time{})
-	if v, ok := b.parse("answer_delay", r.AnswerDelay, wolkvox.ParseSeconds); ok {
-		st.answerDelay.observe(v)
-	}
-	if v, ok := b.parse("duration", r.Duration, wolkvox.ParseSeconds); ok {
-		st.duration.observe(v)
-	}
-	handle, handleOK := b.parse("handle_time", r.HandleTime, wolkvox.ParseSeconds)
-	if handleOK {
-		st.handleTime.observe(handle)
-	}
-	if v, ok := b.parse("customer_characters", r.CustomerChars, wolkvox.ParseCount); ok {
-		st.customerChars += v
-	}
-	if v, ok := b.parse("agent_characters", r.AgentChars, wolkvox.ParseCount); ok {
-		st.agentChars += v
-	}
-	if v, ok := b.parse("agent_messages", r.AgentAnswers, wolkvox.ParseCount); ok {
-		st.agentMessages += v
-	}
-
-	code, desc := b.admitPair("disposition", cleanValue(r.CodAct), cleanValue(r.CodActDescription))
-	b.tally.disposition(dispositionKey{scope: sc, code: code, description: desc}, time.Time{}).v++
-
-	if b.s.cfg.AgentMetrics {
-		agentID, agentName := b.admitPair("agent", cleanValue(r.AgentID), cleanValue(r.AgentName))
-		a := b.tally.agent(agentKey{id: agentID, name: agentName}, time.Time{})
-		a.chats++
-		if handleOK {
-			a.handleSeconds += handle
-		}
-	}
-}
-
-func (b *batch) skillName(id string) string {
-	id = strings.TrimSpace(id)
-	if name, ok := b.s.cfg.Skills[id]; ok {
-		return cleanValue(name)
-	}
-	return cleanValue(id)
-}
-
-func (b *batch) admit(label, value string) string {
-	return b.limiter.admit(label, value, b.staged)
-}
-
-// admitPair limits two labels that belong together (a code and its description)
-// as one value, so they never split into a mismatched pair.
-func (b *batch) admitPair(label, first, second string) (string, string) {
-	if b.admit(label, first+"\x00"+second) == otherValue {
-		return otherValue, otherValue
-	}
-	return first, second
-}
-
-// parse reads one numeric field; an empty or bad value skips only this observation.
-func (b *batch) parse(field, raw string, parse func(string) (float64, error)) (float64, bool) {
-	v, err := parse(raw)
-	switch {
-	case errors.Is(err, wolkvox.ErrEmpty):
-		b.tally.skipped[field+"_empty"]++
-		return 0, false
-	case err != nil:
-		b.tally.skipped[field+"_invalid"]++
-		return 0, false
-	}
-	return v, true
 }

@@ -142,15 +142,18 @@ func TestReload(t *testing.T) {
 		t.Fatalf("a failed reload changed the counters: %v", got)
 	}
 
-	// Another token is another upstream identity: everything starts over.
-	if err := h.reload(strings.Replace(baseConfig, testToken, testToken+"-rotated", 1)); err != nil {
+	// A rotated token reads the same chats: counts and dedupe memory stay.
+	if err := h.reload(strings.Replace(baseConfig+"    skills: {\"12\": sales}\n", testToken, testToken+"-rotated", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.value("wolkvox_exporter_config_last_reload_successful", nil); got != 1 {
 		t.Fatalf("reload gauge %v after a good reload", got)
 	}
-	if got := h.value("wolkvox_tracked_chats", nil); got != 0 {
-		t.Fatalf("tracked_chats %v after a token change", got)
+	if got := h.value("wolkvox_tracked_chats", nil); got != 14 {
+		t.Fatalf("tracked_chats %v after a token change, want the 14 still in the overlap", got)
+	}
+	if got := h.value("wolkvox_chats_total", map[string]string{"skill": "sales"}); got != 9 {
+		t.Fatalf("a token change changed the counters: %v", got)
 	}
 }
 

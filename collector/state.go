@@ -1,0 +1,155 @@
+package collector
+
+import (
+	"hash/fnv"
+	"maps"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
+)
+
+// state is everything an operation has learned. A published state is never
+// modified: a call builds the next one from a copy, so scrapes read a consistent
+// state without waiting for calls, and the same snapshot is what gets saved.
+type state struct {
+	// generation changes when the chat counts restart, so an answer read before
+	// that is not merged after it. Not saved.
+	generation int
+
+	tally   *tally
+	limiter *labelLimiter
+	// seen maps the hash of each counted conn_id to the Unix end of the window that
+	// first returned it.
+	seen map[uint64]int64
+	// cursor is the start of the next window; zero before the first success.
+	cursor time.Time
+	// maxSpan, when set, caps the length of the next window: an answer was cut at
+	// the record cap, so the exporter catches up in smaller windows.
+	maxSpan time.Duration
+	// committed is set once an answer has been merged (see Collector's new-series hold).
+	committed bool
+
+	requests           map[wolkvox.Result]float64
+	truncatedResponses float64 // answers cut at the record cap
+	truncatedQueries   float64 // cut even at the shortest window: chats missing
+	skippedSeconds     float64 // history left out because a gap passed max_catchup
+	callTime           *histogram
+	lastSuccess        time.Time
+	lastRecords        int
+
+	failures     int       // consecutive failures that back off
+	backoffUntil time.Time // no call before this; zero when none
+
+	// Not saved: they describe this process's calls.
+	up      bool
+	failing wolkvox.Result // the failure in progress, "" when calls succeed
+}
+
+var callTimeBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60}
+
+func newState(s *settings) *state {
+	return &state{
+		generation: 1,
+		tally:      newTally(s.buckets),
+		limiter:    newLabelLimiter(s.cfg.MaxLabelValues),
+		seen:       map[uint64]int64{},
+		requests:   map[wolkvox.Result]float64{},
+		callTime:   newHistogram(callTimeBuckets),
+	}
+}
+
+// clone returns a deep copy that the next call or reload may change.
+func (st *state) clone() *state {
+	c := *st
+	c.tally = st.tally.clone()
+	c.limiter = st.limiter.clone()
+	c.seen = maps.Clone(st.seen)
+	c.requests = maps.Clone(st.requests)
+	c.callTime = st.callTime.clone()
+	return &c
+}
+
+// restartCounts empties the chat counts for new labels or buckets. The cursor and
+// dedupe memory stay, so no chat is counted twice.
+func (st *state) restartCounts(s *settings) {
+	st.tally = newTally(s.buckets)
+	st.limiter = newLabelLimiter(s.cfg.MaxLabelValues)
+	st.generation++
+}
+
+// connKey is what the dedupe memory keeps of a conn_id: a 64-bit hash costs a
+// fraction of the id's text, and two of 100,000 ids collide with odds near 1e-10.
+func connKey(id string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return h.Sum64()
+}
+
+func (st *state) hasSeen(id string) bool {
+	_, ok := st.seen[connKey(id)]
+	return ok
+}
+
+func (h *histogram) clone() *histogram {
+	c := *h
+	c.counts = append([]uint64(nil), h.counts...)
+	return &c
+}
+
+func (t *tally) clone() *tally {
+	c := newTally(t.buckets)
+	for k, v := range t.chats {
+		cv := *v
+		c.chats[k] = &cv
+	}
+	for k, v := range t.dispositions {
+		cv := *v
+		c.dispositions[k] = &cv
+	}
+	for k, v := range t.scopes {
+		cv := *v
+		cv.answerDelay, cv.duration, cv.handleTime = v.answerDelay.clone(), v.duration.clone(), v.handleTime.clone()
+		c.scopes[k] = &cv
+	}
+	for k, v := range t.agents {
+		cv := *v
+		c.agents[k] = &cv
+	}
+	maps.Copy(c.skipped, t.skipped)
+	return c
+}
+
+func (l *labelLimiter) clone() *labelLimiter {
+	c := newLabelLimiter(l.max)
+	for label, values := range l.known {
+		c.known[label] = maps.Clone(values)
+	}
+	return c
+}
+
+// nextMidnight is the first midnight after t in loc, when the API's daily quota
+// starts again.
+func nextMidnight(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+}
+
+// failureBackoff is the wait after the n-th failure in a row: min_interval, doubled
+// per failure, at most max_backoff.
+func failureBackoff(n int, minInterval, maxBackoff time.Duration) time.Duration {
+	d := minInterval
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// backsOff tells whether a failed result delays the next call beyond min_interval.
+func backsOff(r wolkvox.Result) bool {
+	switch r {
+	case wolkvox.ResultTimeout, wolkvox.ResultHTTPError, wolkvox.ResultConcurrencyLimited,
+		wolkvox.ResultAPIError, wolkvox.ResultDecodeError:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,441 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
+)
+
+// stateVersion is the format of state files this build writes and reads.
+const stateVersion = 1
+
+const tempPrefix = ".tmp-"
+
+// store keeps one state file per operation in a directory (--storage.path).
+type store struct{ dir string }
+
+// PrepareStorage makes dir ready to hold state files: it creates it if needed,
+// checks that it is writable and removes temporary files a crash left behind.
+func PrepareStorage(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("storage path: %w", err)
+	}
+	probe, err := os.CreateTemp(dir, tempPrefix+"probe-*")
+	if err != nil {
+		return fmt.Errorf("storage path %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	leftovers, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*"))
+	for _, f := range leftovers {
+		os.Remove(f)
+	}
+	return nil
+}
+
+func (st *store) path(name string) string { return filepath.Join(st.dir, name+".json") }
+
+// save writes the state atomically: a crash at any moment leaves either the old
+// file or the new one, never a mix.
+func (st *store) save(s *settings, state *state) error {
+	data, err := json.Marshal(encodeState(s, state))
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	f, err := os.CreateTemp(st.dir, tempPrefix+s.cfg.Name+"-*")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	tmp := f.Name()
+	w := bufio.NewWriterSize(f, 1<<16)
+	_, err = w.Write(data)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, st.path(s.cfg.Name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save state: %w", err)
+	}
+	// The rename is durable only once the directory is synced.
+	if d, err := os.Open(st.dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// load reads the saved state of an operation. It returns nil when there is none or
+// it cannot be used, and reports whether a file was set aside. A file that is
+// unreadable, corrupt, from a newer version or about another upstream is renamed
+// out of the way, so the exporter starts fresh instead of failing at every start.
+func (st *store) load(s *settings, logger log.Logger) (loaded *state, setAside bool) {
+	path := st.path(s.cfg.Name)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		level.Info(logger).Log("msg", "no saved state: counting starts now", "file", path)
+		return nil, false
+	}
+	var reason string
+	if err == nil {
+		loaded, reason, err = decodeState(data, s)
+	} else {
+		reason = "unreadable"
+	}
+	if err != nil {
+		aside := fmt.Sprintf("%s.%s-%s", path, reason, time.Now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			aside = "(could not rename it: " + rerr.Error() + ")"
+		}
+		level.Error(logger).Log("msg", "saved state not used; counting starts fresh", "file", path, "reason", reason, "err", err, "set_aside_as", aside)
+		return nil, true
+	}
+	level.Info(logger).Log("msg", "saved state loaded: counters continue", "file", path,
+		"cursor", loaded.cursor.In(s.cfg.Location()).Format(time.RFC3339), "tracked_chats", len(loaded.seen))
+	return loaded, false
+}
+
+// labeling fingerprints what turns records into series; saved counts are kept
+// only under the same labeling.
+func labeling(s *settings) string {
+	skills := make([]string, 0, len(s.cfg.Skills))
+	for id, name := range s.cfg.Skills {
+		skills = append(skills, id+"\x00"+name)
+	}
+	slices.Sort(skills)
+	b, _ := json.Marshal([]any{s.cfg.AgentMetrics, s.cfg.MaxLabelValues, skills,
+		s.buckets.answerDelay, s.buckets.duration, s.buckets.handleTime})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// stateFile is the saved form of a state. Times are Unix seconds, 0 for none.
+type stateFile struct {
+	Version            int                 `json:"version"`
+	Operation          string              `json:"operation"`
+	Upstream           string              `json:"upstream"`
+	Labeling           string              `json:"labeling"`
+	Saved              int64               `json:"saved"`
+	Cursor             int64               `json:"cursor"`
+	MaxSpan            int64               `json:"max_span_seconds"`
+	Committed          bool                `json:"committed"`
+	Requests           map[string]float64  `json:"requests"`
+	TruncatedResponses float64             `json:"truncated_responses"`
+	TruncatedQueries   float64             `json:"truncated_queries"`
+	SkippedSeconds     float64             `json:"skipped_seconds"`
+	CallTime           savedHistogram      `json:"call_time"`
+	LastSuccess        int64               `json:"last_success"`
+	LastRecords        int                 `json:"last_records"`
+	Failures           int                 `json:"failures"`
+	BackoffUntil       int64               `json:"backoff_until"`
+	Seen               []seenGroup         `json:"seen"`
+	Labels             map[string][]string `json:"labels"`
+	Skipped            map[string]float64  `json:"skipped"`
+	Chats              []savedChat         `json:"chats"`
+	Scopes             []savedScope        `json:"scopes"`
+	Dispositions       []savedDisposition  `json:"dispositions"`
+	Agents             []savedAgent        `json:"agents"`
+}
+
+// seenGroup lists the conn_id hashes first returned by the window ending at Until.
+type seenGroup struct {
+	Until int64    `json:"until"`
+	IDs   []uint64 `json:"ids"`
+}
+
+type savedHistogram struct {
+	Counts []uint64 `json:"counts"` // per bucket, not cumulative, +Inf last
+	Sum    float64  `json:"sum"`
+}
+
+type savedChat struct {
+	Channel         string  `json:"channel"`
+	Skill           string  `json:"skill"`
+	Feeling         string  `json:"feeling"`
+	LastParticipant string  `json:"last_participant"`
+	Born            int64   `json:"born"`
+	Value           float64 `json:"value"`
+}
+
+type savedScope struct {
+	Channel       string         `json:"channel"`
+	Skill         string         `json:"skill"`
+	Born          int64          `json:"born"`
+	AnswerDelay   savedHistogram `json:"answer_delay"`
+	Duration      savedHistogram `json:"duration"`
+	HandleTime    savedHistogram `json:"handle_time"`
+	CustomerChars float64        `json:"customer_characters"`
+	AgentChars    float64        `json:"agent_characters"`
+	AgentMessages float64        `json:"agent_messages"`
+}
+
+type savedDisposition struct {
+	Channel     string  `json:"channel"`
+	Skill       string  `json:"skill"`
+	Code        string  `json:"code"`
+	Description string  `json:"description"`
+	Born        int64   `json:"born"`
+	Value       float64 `json:"value"`
+}
+
+type savedAgent struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	Born          int64   `json:"born"`
+	Chats         float64 `json:"chats"`
+	HandleSeconds float64 `json:"handle_seconds"`
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
+
+func saveHistogram(h *histogram) savedHistogram {
+	return savedHistogram{Counts: h.counts, Sum: h.sum}
+}
+
+func encodeState(s *settings, st *state) *stateFile {
+	f := &stateFile{
+		Version:            stateVersion,
+		Operation:          s.cfg.Name,
+		Upstream:           s.upstream(),
+		Labeling:           labeling(s),
+		Saved:              time.Now().Unix(),
+		Cursor:             unix(st.cursor),
+		MaxSpan:            int64(st.maxSpan / time.Second),
+		Committed:          st.committed,
+		Requests:           map[string]float64{},
+		TruncatedResponses: st.truncatedResponses,
+		TruncatedQueries:   st.truncatedQueries,
+		SkippedSeconds:     st.skippedSeconds,
+		CallTime:           saveHistogram(st.callTime),
+		LastSuccess:        unix(st.lastSuccess),
+		LastRecords:        st.lastRecords,
+		Failures:           st.failures,
+		BackoffUntil:       unix(st.backoffUntil),
+		Labels:             map[string][]string{},
+		Skipped:            st.tally.skipped,
+	}
+	for r, v := range st.requests {
+		f.Requests[string(r)] = v
+	}
+	groups := map[int64][]uint64{}
+	for id, until := range st.seen {
+		groups[until] = append(groups[until], id)
+	}
+	for until, ids := range groups {
+		slices.Sort(ids)
+		f.Seen = append(f.Seen, seenGroup{Until: until, IDs: ids})
+	}
+	slices.SortFunc(f.Seen, func(a, b seenGroup) int { return cmp.Compare(a.Until, b.Until) })
+	for label, values := range st.limiter.known {
+		for v := range values {
+			f.Labels[label] = append(f.Labels[label], v)
+		}
+		slices.Sort(f.Labels[label])
+	}
+	t := st.tally
+	for k, c := range t.chats {
+		f.Chats = append(f.Chats, savedChat{k.channel, k.skill, k.feeling, k.lastParticipant, unix(c.born), c.v})
+	}
+	for k, c := range t.scopes {
+		f.Scopes = append(f.Scopes, savedScope{k.channel, k.skill, unix(c.born), saveHistogram(c.answerDelay),
+			saveHistogram(c.duration), saveHistogram(c.handleTime), c.customerChars, c.agentChars, c.agentMessages})
+	}
+	for k, c := range t.dispositions {
+		f.Dispositions = append(f.Dispositions, savedDisposition{k.channel, k.skill, k.code, k.description, unix(c.born), c.v})
+	}
+	for k, c := range t.agents {
+		f.Agents = append(f.Agents, savedAgent{k.id, k.name, unix(c.born), c.chats, c.handleSeconds})
+	}
+	return f
+}
+
+// errState describes a state file that does not hold a usable state.
+type errState struct{ msg string }
+
+func (e *errState) Error() string { return e.msg }
+
+func badState(format string, args ...any) error { return &errState{fmt.Sprintf(format, args...)} }
+
+// decodeState turns a saved file back into a state for settings s. On error, reason
+// says why, as a short word for the set-aside file name.
+func decodeState(data []byte, s *settings) (*state, string, error) {
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, "corrupt", fmt.Errorf("not a state file: %w", err)
+	}
+	if head.Version > stateVersion {
+		return nil, "newer", fmt.Errorf("state version %d is newer than this exporter's %d", head.Version, stateVersion)
+	}
+	if head.Version != stateVersion {
+		return nil, "corrupt", fmt.Errorf("state version %d is not known", head.Version)
+	}
+	var f stateFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, "corrupt", fmt.Errorf("decode state: %w", err)
+	}
+	if f.Operation != s.cfg.Name || f.Upstream != s.upstream() {
+		return nil, "other-upstream", fmt.Errorf("the state is of operation %q at %s, the config says %q at %s",
+			f.Operation, f.Upstream, s.cfg.Name, s.upstream())
+	}
+	st := newState(s)
+	if err := f.restoreProgress(st); err != nil {
+		return nil, "corrupt", err
+	}
+	if f.Labeling != labeling(s) {
+		// Counts were made under other labels or buckets: they restart, and the
+		// cursor and dedupe memory still keep every chat counted once.
+		return st, "", nil
+	}
+	if err := f.restoreCounts(st, s); err != nil {
+		return nil, "corrupt", err
+	}
+	return st, "", nil
+}
+
+// restoreProgress restores what does not depend on labels: where to read next,
+// what was counted, and the API counters.
+func (f *stateFile) restoreProgress(st *state) error {
+	if f.Cursor < 0 || f.MaxSpan < 0 || f.Failures < 0 || f.LastRecords < 0 {
+		return badState("negative cursor, window or count")
+	}
+	st.cursor = fromUnix(f.Cursor)
+	st.maxSpan = time.Duration(f.MaxSpan) * time.Second
+	st.committed = f.Committed
+	st.truncatedResponses, st.truncatedQueries, st.skippedSeconds = f.TruncatedResponses, f.TruncatedQueries, f.SkippedSeconds
+	st.lastSuccess, st.lastRecords = fromUnix(f.LastSuccess), f.LastRecords
+	st.failures, st.backoffUntil = f.Failures, fromUnix(f.BackoffUntil)
+	for _, v := range []float64{f.TruncatedResponses, f.TruncatedQueries, f.SkippedSeconds} {
+		if !validCount(v) {
+			return badState("invalid counter value %v", v)
+		}
+	}
+	for r, v := range f.Requests {
+		if !slices.Contains(wolkvox.Results, wolkvox.Result(r)) || !validCount(v) {
+			return badState("invalid request counter %q = %v", r, v)
+		}
+		st.requests[wolkvox.Result(r)] = v
+	}
+	if h, err := restoreHistogram(f.CallTime, callTimeBuckets); err == nil {
+		st.callTime = h
+	} // else: the buckets changed between versions; call times start again.
+	for _, g := range f.Seen {
+		for _, id := range g.IDs {
+			st.seen[id] = g.Until
+		}
+	}
+	return nil
+}
+
+func (f *stateFile) restoreCounts(st *state, s *settings) error {
+	for label, values := range f.Labels {
+		known := map[string]struct{}{}
+		for _, v := range values {
+			known[v] = struct{}{}
+		}
+		st.limiter.known[label] = known
+	}
+	for reason, v := range f.Skipped {
+		if !validCount(v) {
+			return badState("invalid skipped counter %q = %v", reason, v)
+		}
+		st.tally.skipped[reason] = v
+	}
+	t := st.tally
+	for _, c := range f.Chats {
+		if !validCount(c.Value) {
+			return badState("invalid chat counter %v", c.Value)
+		}
+		t.chat(chatKey{scope{c.Channel, c.Skill}, c.Feeling, c.LastParticipant}, fromUnix(c.Born)).v = c.Value
+	}
+	for _, c := range f.Dispositions {
+		if !validCount(c.Value) {
+			return badState("invalid disposition counter %v", c.Value)
+		}
+		t.disposition(dispositionKey{scope{c.Channel, c.Skill}, c.Code, c.Description}, fromUnix(c.Born)).v = c.Value
+	}
+	for _, a := range f.Agents {
+		if !validCount(a.Chats) || !validCount(a.HandleSeconds) {
+			return badState("invalid agent counters")
+		}
+		st := t.agent(agentKey{a.ID, a.Name}, fromUnix(a.Born))
+		st.chats, st.handleSeconds = a.Chats, a.HandleSeconds
+	}
+	for _, c := range f.Scopes {
+		ss := t.scope(scope{c.Channel, c.Skill}, fromUnix(c.Born))
+		var err error
+		if ss.answerDelay, err = restoreHistogram(c.AnswerDelay, s.buckets.answerDelay); err != nil {
+			return err
+		}
+		if ss.duration, err = restoreHistogram(c.Duration, s.buckets.duration); err != nil {
+			return err
+		}
+		if ss.handleTime, err = restoreHistogram(c.HandleTime, s.buckets.handleTime); err != nil {
+			return err
+		}
+		for _, v := range []float64{c.CustomerChars, c.AgentChars, c.AgentMessages} {
+			if !validCount(v) {
+				return badState("invalid scope counter %v", v)
+			}
+		}
+		ss.customerChars, ss.agentChars, ss.agentMessages = c.CustomerChars, c.AgentChars, c.AgentMessages
+	}
+	return nil
+}
+
+func restoreHistogram(sh savedHistogram, bounds []float64) (*histogram, error) {
+	if len(sh.Counts) != len(bounds)+1 {
+		return nil, badState("histogram has %d buckets, want %d", len(sh.Counts), len(bounds)+1)
+	}
+	if !validCount(sh.Sum) {
+		return nil, badState("invalid histogram sum %v", sh.Sum)
+	}
+	h := newHistogram(bounds)
+	copy(h.counts, sh.Counts)
+	for _, c := range sh.Counts {
+		h.count += c
+	}
+	h.sum = sh.Sum
+	return h, nil
+}
+
+func validCount(v float64) bool { return v >= 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
