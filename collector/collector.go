@@ -56,7 +56,7 @@ var (
 	truncatedQueriesDesc = newDesc("query", "truncated_total",
 		"Answers cut at the record cap even for the shortest window: chats of that window may be missing.", "operation")
 	skippedSecondsDesc = newDesc("query", "skipped_seconds_total",
-		"History never queried because the gap since the last query passed max_catchup.", "operation")
+		"Time between the saved cursor and the start of a window, left unread because the gap passed max_catchup.", "operation")
 	backoffDesc = newDesc("api", "backoff_until_timestamp_seconds",
 		"Unix time before which no API call is made after failures or a spent quota, 0 if none.", "operation")
 	storageWriteFailsDesc = newDesc("storage", "write_failures_total",

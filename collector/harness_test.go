@@ -103,6 +103,7 @@ type harness struct {
 	logs     *syncBuffer
 	url      string
 	cfgYAML  string
+	opts     []collector.Option
 }
 
 // newHarness starts upstream and a collector configured by cfgYAML, where %s is the
@@ -115,18 +116,26 @@ func newHarness(t *testing.T, upstream http.Handler, cfgYAML string, opts ...col
 		upstream: &recorder{next: upstream},
 		logs:     &syncBuffer{},
 		cfgYAML:  cfgYAML,
+		opts:     opts,
 	}
 	srv := httptest.NewServer(h.upstream)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
+	h.restart()
+	return h
+}
+
+// restart replaces the collector with a new one, as a restarted process would:
+// only what it saved (WithStorage) carries over.
+func (h *harness) restart() {
+	h.t.Helper()
 	logger := log.NewLogfmtLogger(h.logs) // every level, debug included
-	h.coll = collector.New(logger, append([]collector.Option{collector.WithClock(h.clock.Now)}, opts...)...)
-	if err := h.reload(cfgYAML); err != nil {
-		t.Fatal(err)
+	h.coll = collector.New(logger, append([]collector.Option{collector.WithClock(h.clock.Now)}, h.opts...)...)
+	if err := h.reload(h.cfgYAML); err != nil {
+		h.t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
 	h.reg.MustRegister(h.coll)
-	return h
 }
 
 func (h *harness) reload(cfgYAML string) error {

@@ -1,0 +1,384 @@
+package collector_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+)
+
+// distinctServed counts the distinct conn_ids the upstream has served.
+func distinctServed(sim *simulator.Server) float64 {
+	seen := map[string]bool{}
+	for _, c := range sim.Served() {
+		seen[c.ConnID] = true
+	}
+	return float64(len(seen))
+}
+
+// assertNoneDecreased fails if a counter or histogram count of before is lower in after.
+func assertNoneDecreased(t *testing.T, step string, before, after map[string]float64) {
+	t.Helper()
+	for k, v := range before {
+		if after[k] < v {
+			t.Fatalf("%s: %s went down from %v to %v", step, k, v, after[k])
+		}
+	}
+}
+
+// With --storage.path, restarts anywhere in a day of traffic leave every count as
+// if the exporter had never stopped: counters continue, and each chat counts once.
+func TestRestartContinuesExactly(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		restarts map[int]time.Duration // step -> how long the exporter was down
+	}{
+		{"no restart", nil},
+		{"restart at once", map[int]time.Duration{3: 0}},
+		{"several restarts", map[int]time.Duration{1: 0, 2: 0, 5: 0, 9: 0}},
+		{"down for three hours", map[int]time.Duration{4: 3 * time.Hour}},
+		{"down for 23 hours", map[int]time.Duration{6: 23 * time.Hour}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			traffic := simulator.NewTraffic(7, 300)
+			sim := simulator.NewServer(traffic, simulator.Options{})
+			h := newHarness(t, sim, baseConfig, collector.WithStorage(t.TempDir()), collector.WithNewSeriesHold(0))
+			for step := range 12 {
+				h.refresh()
+				if down, ok := tc.restarts[step]; ok {
+					before := h.counters()
+					h.restart()
+					if after := h.counters(); fmt.Sprint(after) != fmt.Sprint(before) {
+						t.Fatalf("step %d: counters changed across the restart:\nbefore %v\nafter  %v", step, before, after)
+					}
+					h.clock.Advance(down)
+				}
+				h.clock.Advance(5 * time.Minute)
+			}
+			h.refresh()
+			// Every chat that closed from the first window's start to now, whether or not
+			// the exporter was running when it closed.
+			closed := map[string]bool{}
+			for _, c := range traffic.ChatsClosedBetween(startTime.Add(-10*time.Minute), h.clock.Now()) {
+				closed[c.ConnID] = true
+			}
+			if len(closed) < 100 {
+				t.Fatalf("only %d chats closed: traffic too thin to test", len(closed))
+			}
+			if got, served := h.sum("wolkvox_chats_total"), distinctServed(sim); got != float64(len(closed)) || served != got {
+				t.Fatalf("counted %v chats, served %v distinct, %d closed", got, served, len(closed))
+			}
+			if got := h.value("wolkvox_query_skipped_seconds_total", nil); got != 0 {
+				t.Fatalf("skipped %v s of history, want 0 within max_catchup", got)
+			}
+		})
+	}
+}
+
+// Without storage a restart counts from zero, reading only overlap back.
+func TestRestartWithoutStorageStartsOver(t *testing.T) {
+	sim := simulator.NewServer(simulator.NewTraffic(7, 300), simulator.Options{})
+	h := newHarness(t, sim, baseConfig)
+	for range 3 {
+		h.refresh()
+		h.clock.Advance(5 * time.Minute)
+	}
+	h.restart()
+	if got := h.sum("wolkvox_chats_total"); got != 0 {
+		t.Fatalf("%v chats right after a restart without storage, want 0", got)
+	}
+	if ws := h.upstream.Windows(); len(ws) != 3 {
+		t.Fatalf("%d calls, want 3", len(ws))
+	}
+	h.refresh()
+	ws := h.upstream.Windows()
+	if last := ws[len(ws)-1]; last.from != wire(h.clock.Now().Add(-10*time.Minute)) {
+		t.Fatalf("first window after the restart %v, want overlap back from now", last)
+	}
+}
+
+// After a gap longer than max_catchup, counting resumes from now - max_catchup, and
+// the exporter says how much history it left out.
+func TestCatchupLimit(t *testing.T) {
+	t0 := startTime
+	chats := simulator.Chats{
+		chat("before-gap", t0.Add(-time.Minute)),
+		chat("skipped", t0.Add(time.Hour)),
+		chat("caught-up", t0.Add(2*time.Hour+30*time.Minute)),
+	}
+	sim := simulator.NewServer(chats, simulator.Options{})
+	h := newHarness(t, sim, baseConfig+"    max_catchup: 1h\n", collector.WithStorage(t.TempDir()))
+	h.refresh() // t0; the cursor becomes t0-10m
+	h.restart()
+	h.clock.Advance(3 * time.Hour)
+	h.refresh() // t0+3h: from t0+2h, 2h10m after the cursor
+	ws := h.upstream.Windows()
+	if last := ws[len(ws)-1]; last.from != wire(t0.Add(2*time.Hour)) || last.to != wire(t0.Add(3*time.Hour)) {
+		t.Fatalf("window after the gap %v, want max_catchup back from now", last)
+	}
+	if got, want := h.value("wolkvox_query_skipped_seconds_total", nil), (130 * time.Minute).Seconds(); got != want {
+		t.Fatalf("skipped_seconds %v, want %v", got, want)
+	}
+	if !strings.Contains(h.logs.String(), "longer than max_catchup") {
+		t.Fatalf("no log line about the skipped history:\n%s", h.logs)
+	}
+	if got := h.sum("wolkvox_chats_total"); got != 2 {
+		t.Fatalf("%v chats, want before-gap and caught-up", got)
+	}
+}
+
+// A gap within max_catchup is read whole, in windows of at most 31 days.
+func TestCatchupSplitsLongGaps(t *testing.T) {
+	t0 := startTime
+	chats := simulator.Chats{chat("a", t0.Add(-time.Minute)), chat("b", t0.Add(20*24*time.Hour)), chat("c", t0.Add(40*24*time.Hour))}
+	sim := simulator.NewServer(chats, simulator.Options{})
+	h := newHarness(t, sim, baseConfig+"    max_catchup: 60d\n", collector.WithStorage(t.TempDir()))
+	h.refresh()
+	h.restart()
+	h.clock.Advance(45 * 24 * time.Hour)
+	h.refresh()
+	h.clock.Advance(5 * time.Minute)
+	h.refresh()
+	ws := h.upstream.Windows()
+	cursor := t0.Add(-10 * time.Minute)
+	want := []window{
+		{wire(cursor), wire(cursor.Add(31 * 24 * time.Hour))},
+		{wire(cursor.Add(31 * 24 * time.Hour)), wire(t0.Add(45*24*time.Hour + 5*time.Minute))},
+	}
+	if got := ws[1:]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("windows after a 45-day gap %v, want %v", got, want)
+	}
+	if got := h.sum("wolkvox_chats_total"); got != 3 {
+		t.Fatalf("%v chats, want 3", got)
+	}
+}
+
+// A state file that cannot be used is set aside with a clear log line; the
+// exporter starts fresh instead of failing or counting from a wrong base.
+func TestUnusableStateIsSetAside(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+		reason string
+	}{
+		{"garbage", func(t *testing.T, path string) { writeTestFile(t, path, "\x00\x01not json") }, "corrupt"},
+		{"truncated", func(t *testing.T, path string) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeTestFile(t, path, string(data[:len(data)/2]))
+		}, "corrupt"},
+		{"empty", func(t *testing.T, path string) { writeTestFile(t, path, "") }, "corrupt"},
+		{"negative counter", func(t *testing.T, path string) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeTestFile(t, path, strings.Replace(string(data), `"value":`, `"value":-`, 1))
+		}, "corrupt"},
+		{"newer version", func(t *testing.T, path string) { writeTestFile(t, path, `{"version": 2, "future": true}`) }, "newer"},
+		{"other upstream", func(t *testing.T, path string) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeTestFile(t, path, strings.Replace(string(data), "server 0010", "server 0099", 1))
+		}, "other-upstream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sim := simulator.NewServer(simulator.Chats{chat("a", startTime.Add(-time.Minute))}, simulator.Options{})
+			h := newHarness(t, sim, baseConfig, collector.WithStorage(dir))
+			h.refresh()
+			if got := h.sum("wolkvox_chats_total"); got != 1 {
+				t.Fatalf("%v chats before the damage", got)
+			}
+			path := filepath.Join(dir, "main.json")
+			tc.damage(t, path)
+			h.restart()
+			if got := h.value("wolkvox_storage_load_failures_total", nil); got != 1 {
+				t.Fatalf("load failures %v, want 1", got)
+			}
+			if got := h.sum("wolkvox_chats_total"); got != 0 {
+				t.Fatalf("%v chats after a fresh start", got)
+			}
+			if !strings.Contains(h.logs.String(), "saved state not used; counting starts fresh") ||
+				!strings.Contains(h.logs.String(), "reason="+tc.reason) {
+				t.Fatalf("no clear log line with reason %s:\n%s", tc.reason, h.logs)
+			}
+			aside, _ := filepath.Glob(path + "." + tc.reason + "-*")
+			if len(aside) != 1 {
+				t.Fatalf("set-aside files %v", aside)
+			}
+			h.refresh() // the fresh start works and saves a good file again
+			if got := h.sum("wolkvox_chats_total"); got != 1 {
+				t.Fatalf("%v chats after the fresh start's first call", got)
+			}
+			h.restart()
+			if got := h.value("wolkvox_storage_load_failures_total", nil); got != 0 {
+				t.Fatal("the file written after the fresh start was not usable")
+			}
+		})
+	}
+}
+
+// Counts that cannot be saved are not shown: after a restart they would be lost,
+// and Prometheus would count them twice. The window is read again once saving works.
+func TestSaveFailureHoldsNewCounts(t *testing.T) {
+	t0 := startTime
+	chats := simulator.Chats{chat("a", t0.Add(-time.Minute)), chat("b", t0.Add(2*time.Minute)), chat("c", t0.Add(7*time.Minute))}
+	sim := simulator.NewServer(chats, simulator.Options{})
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := collector.PrepareStorage(dir); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, sim, baseConfig, collector.WithStorage(dir), collector.WithNewSeriesHold(0))
+	h.refresh()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(5 * time.Minute)
+	h.refresh() // b is served but cannot be saved
+	if got := h.sum("wolkvox_chats_total"); got != 1 {
+		t.Fatalf("%v chats shown while saving fails, want 1", got)
+	}
+	if got := h.value("wolkvox_storage_write_failures_total", nil); got != 1 {
+		t.Fatalf("write failures %v, want 1", got)
+	}
+	if got := h.value("wolkvox_up", nil); got != 1 {
+		t.Fatal("the API call succeeded: up should be 1")
+	}
+	if err := collector.PrepareStorage(dir); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(5 * time.Minute)
+	h.refresh()
+	if got := h.sum("wolkvox_chats_total"); got != 3 {
+		t.Fatalf("%v chats once saving works, want 3", got)
+	}
+	h.restart()
+	if got := h.sum("wolkvox_chats_total"); got != 3 {
+		t.Fatalf("%v chats after a restart, want the 3 saved", got)
+	}
+}
+
+// New labels across a restart restart the counts; the cursor and dedupe memory
+// still keep each chat counted once.
+func TestRestartWithOtherLabels(t *testing.T) {
+	t0 := startTime
+	chats := simulator.Chats{chat("a", t0.Add(-2*time.Minute)), chat("b", t0.Add(2*time.Minute))}
+	sim := simulator.NewServer(chats, simulator.Options{})
+	h := newHarness(t, sim, baseConfig, collector.WithStorage(t.TempDir()), collector.WithNewSeriesHold(0))
+	h.refresh()
+	h.cfgYAML = baseConfig + "    skills: {\"12\": sales}\n"
+	h.restart()
+	if got := h.sum("wolkvox_chats_total"); got != 0 {
+		t.Fatalf("%v chats under new labels, want a fresh count", got)
+	}
+	if got := h.value("wolkvox_tracked_chats", nil); got != 1 {
+		t.Fatalf("tracked_chats %v, want a kept", got)
+	}
+	h.clock.Advance(5 * time.Minute)
+	h.refresh()
+	if got := h.value("wolkvox_chats_total", map[string]string{"skill": "sales"}); got != 1 {
+		t.Fatalf("%v chats under the new name, want only b", got)
+	}
+}
+
+// Failed calls are retried after min_interval, then twice that and so on up to
+// max_backoff; a repeated failure is logged once, and so is the recovery.
+func TestFailureBackoff(t *testing.T) {
+	var fail = true
+	sim := simulator.NewServer(simulator.Chats{}, simulator.Options{})
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail {
+			http.Error(w, "<html>503 Service Unavailable</html>", http.StatusServiceUnavailable)
+			return
+		}
+		sim.ServeHTTP(w, r)
+	})
+	h := newHarness(t, upstream, baseConfig+"    max_backoff: 20m\n")
+	var callMinutes []int
+	for minute := 0; minute <= 80; minute++ {
+		before := len(h.upstream.Windows())
+		if minute == 70 {
+			fail = false // the refresh below runs after this write: no race
+		}
+		h.refresh()
+		if len(h.upstream.Windows()) > before {
+			callMinutes = append(callMinutes, minute)
+		}
+		if minute == 5 {
+			until := h.value("wolkvox_api_backoff_until_timestamp_seconds", nil)
+			if want := startTime.Add(15 * time.Minute).Unix(); until != float64(want) {
+				t.Fatalf("after the second failure: backoff until %v, want %v", until, want)
+			}
+		}
+		h.clock.Advance(time.Minute)
+	}
+	// Waits of 5, 10, 20, 20, 20 minutes; the call at 75 succeeds, then every 5m.
+	if want := []int{0, 5, 15, 35, 55, 75, 80}; fmt.Sprint(callMinutes) != fmt.Sprint(want) {
+		t.Fatalf("calls at minutes %v, want %v", callMinutes, want)
+	}
+	logs := h.logs.String()
+	count := func(level string) int {
+		n := 0
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.HasPrefix(line, "level="+level+" ") && strings.Contains(line, "chat_1 query failed") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("warn"); n != 1 {
+		t.Fatalf("%d warnings for 5 identical failures, want 1:\n%s", n, logs)
+	}
+	if n := count("debug"); n != 4 {
+		t.Fatalf("%d debug lines for the repeated failures, want 4", n)
+	}
+	if n := strings.Count(logs, "chat_1 queries succeed again"); n != 1 {
+		t.Fatalf("%d recovery lines, want 1", n)
+	}
+	if got := h.value("wolkvox_api_backoff_until_timestamp_seconds", nil); got != 0 {
+		t.Fatalf("backoff until %v after recovery, want 0", got)
+	}
+}
+
+// An answer still cut at the record cap for the shortest window is counted as a
+// query that lost chats.
+func TestTruncatedAtShortestWindow(t *testing.T) {
+	t0 := startTime
+	var chats simulator.Chats
+	for i := range 5 {
+		chats = append(chats, chat(fmt.Sprintf("burst%d", i), t0.Add(-3*time.Minute+time.Duration(i)*time.Second)))
+	}
+	sim := simulator.NewServer(chats, simulator.Options{RecordCap: 3})
+	h := newHarness(t, sim, baseConfig, collector.WithRecordCap(3))
+	for range 12 {
+		h.refresh()
+		h.clock.Advance(5 * time.Minute)
+	}
+	if got := h.value("wolkvox_query_truncated_total", nil); got < 1 {
+		t.Fatalf("query_truncated_total %v; windows %v", got, h.upstream.Windows())
+	}
+	if !strings.Contains(h.logs.String(), "even for the shortest window") {
+		t.Fatal("no log line for the chats lost to the cap")
+	}
+	if got := h.sum("wolkvox_chats_total"); got < 3 || got > 5 {
+		t.Fatalf("%v chats counted", got)
+	}
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
