@@ -6,7 +6,8 @@
 #     --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) \
 #     --build-arg BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ) .
 #   docker run --rm -p 19655:19655 wolkvox_exporter --demo
-#   docker run --rm -p 19655:19655 -v "$PWD/config.yml:/etc/wolkvox_exporter/config.yml:ro" wolkvox_exporter
+#   docker run --rm -p 19655:19655 -v "$PWD/config.yml:/etc/wolkvox_exporter/config.yml:ro" \
+#     -v wolkvox-state:/var/lib/wolkvox_exporter wolkvox_exporter
 
 # ---- build ------------------------------------------------------------------------
 # golang:1.26 follows the newest 1.26.x. The golang images set GOTOOLCHAIN=local, so
@@ -45,7 +46,8 @@ RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
         -X 'github.com/prometheus/common/version.Branch=${BRANCH}' \
         -X 'github.com/prometheus/common/version.BuildUser=${BUILD_USER}' \
         -X 'github.com/prometheus/common/version.BuildDate=${BUILD_DATE}'" \
-      .
+      . \
+ && mkdir -p /out/state
 
 # ---- run --------------------------------------------------------------------------
 # distroless static: no shell, no package manager; CA certificates included (the
@@ -65,10 +67,13 @@ LABEL org.opencontainers.image.title="wolkvox_exporter" \
 
 COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
 COPY --from=build /out/wolkvox_exporter /bin/wolkvox_exporter
+# State (counters, dedupe memory, query cursor) survives restarts on this volume.
+COPY --from=build --chown=65532:65532 /out/state /var/lib/wolkvox_exporter
+VOLUME ["/var/lib/wolkvox_exporter"]
 
 USER 65532:65532
 EXPOSE 19655
 
 ENTRYPOINT ["/bin/wolkvox_exporter"]
 # Mount the config file there, or override: `docker run IMAGE --demo`.
-CMD ["--config.file=/etc/wolkvox_exporter/config.yml"]
+CMD ["--config.file=/etc/wolkvox_exporter/config.yml", "--storage.path=/var/lib/wolkvox_exporter"]
