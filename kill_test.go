@@ -118,24 +118,29 @@ func TestSIGKILLKeepsCountsExact(t *testing.T) {
 	}
 	for life := range kills {
 		e := startExporter(t, args...)
-		lifetime := time.Duration(200+rng.IntN(1300)) * time.Millisecond
+		calls := upstream.Requests()
 		killed := make(chan struct{})
-		time.AfterFunc(lifetime, func() { // a random point in the process's life, not a wait
-			_ = e.cmd.Process.Kill()
-			close(killed)
-		})
+		var timer *time.Timer
 		for {
 			mfs, err := scrapeOnce(e.url)
 			if err != nil {
 				break
 			}
 			check(life, mfs)
+			if timer == nil && upstream.Requests() > calls {
+				// This life's first call has reached the API: kill at a random point
+				// from within that call (it takes 150ms) to a second and more later.
+				timer = time.AfterFunc(time.Duration(rng.IntN(1300))*time.Millisecond, func() {
+					_ = e.cmd.Process.Kill()
+					close(killed)
+				})
+			}
+		}
+		if timer == nil {
+			t.Fatalf("life %d: the exporter stopped answering before its first call:\n%s", life, e.logs)
 		}
 		<-killed
 		_ = e.cmd.Wait()
-	}
-	if n := upstream.Requests(); n < kills {
-		t.Fatalf("only %d calls in %d lives: the kills did not land among calls", n, kills)
 	}
 	if entries, err := os.ReadDir(filepath.Join(dir, "state")); err == nil {
 		var names []string
