@@ -92,6 +92,8 @@ type Collector struct {
 	hold      time.Duration
 	store     *store
 
+	exposition chatExposition
+
 	mu  sync.RWMutex
 	cfg *config.Config
 	ops []*operation
@@ -248,16 +250,44 @@ func (c *Collector) Refresh(ctx context.Context) {
 	wg.Wait()
 }
 
-// Describe implements prometheus.Collector.
+// Describe implements prometheus.Collector. The Collector itself exposes the
+// exporter's health; ChatMetrics exposes the chat counts.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
-		agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc, upDesc, requestsDesc,
+		upDesc, requestsDesc,
 		requestDurationDesc, truncatedDesc, truncatedQueriesDesc, skippedSecondsDesc, backoffDesc,
 		storageWriteFailsDesc, storageLoadFailsDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
 		skippedDesc, trackedDesc, reloadOKDesc, reloadTimeDesc,
 	} {
 		ch <- d
+	}
+}
+
+var chatDescs = []*prometheus.Desc{
+	chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
+	agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc,
+}
+
+// ChatMetrics is a prometheus.Collector of the chat counts and histograms built
+// from the API's records. Handler serves them from a cache; register it only to
+// gather them some other way.
+func (c *Collector) ChatMetrics() prometheus.Collector { return chatMetrics{c} }
+
+type chatMetrics struct{ c *Collector }
+
+func (m chatMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range chatDescs {
+		ch <- d
+	}
+}
+
+func (m chatMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.c.mu.RLock()
+	ops := m.c.ops
+	m.c.mu.RUnlock()
+	now := m.c.now()
+	for _, op := range ops {
+		op.collectChats(ch, now, m.c.hold)
 	}
 }
 
@@ -270,9 +300,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RUnlock()
 	ch <- prometheus.MustNewConstMetric(reloadOKDesc, prometheus.GaugeValue, reloadOK)
 	ch <- prometheus.MustNewConstMetric(reloadTimeDesc, prometheus.GaugeValue, reloadTime)
-	now := c.now()
 	for _, op := range ops {
-		op.collect(ch, now, c.hold)
+		op.collect(ch)
 	}
 }
 
@@ -282,20 +311,30 @@ func (o *operation) currentSettings() *settings {
 	return o.settings
 }
 
-func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold time.Duration) {
+// emitter sends one operation's const metrics, its name as the first label.
+type emitter struct {
+	ch   chan<- prometheus.Metric
+	name string
+}
+
+func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{e.name}, labels...)...)
+}
+
+func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{e.name}, labels...)...)
+}
+
+func (e emitter) hist(d *prometheus.Desc, h *histogram, labels ...string) {
+	e.ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), append([]string{e.name}, labels...)...)
+}
+
+func (o *operation) collect(ch chan<- prometheus.Metric) {
 	o.mu.RLock()
 	st, cfg, writeFails, loadFails := o.state, o.settings.cfg, o.writeFails, o.loadFails
 	o.mu.RUnlock()
-	name := o.name
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
-	}
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{name}, labels...)...)
-	}
-	hist := func(d *prometheus.Desc, h *histogram, labels ...string) {
-		ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), append([]string{name}, labels...)...)
-	}
+	e := emitter{ch, o.name}
+	gauge, counter, hist := e.gauge, e.counter, e.hist
 
 	gauge(upDesc, boolFloat(st.up))
 	for _, r := range wolkvox.Results {
@@ -316,6 +355,15 @@ func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold tim
 	for _, r := range skipReasons() {
 		counter(skippedDesc, st.tally.skipped[r], r)
 	}
+}
+
+// collectChats sends the chat metrics of the operation's state at now.
+func (o *operation) collectChats(ch chan<- prometheus.Metric, now time.Time, hold time.Duration) {
+	o.mu.RLock()
+	st := o.state
+	o.mu.RUnlock()
+	e := emitter{ch, o.name}
+	counter, hist := e.counter, e.hist
 
 	// A series still in its hold shows zeros: shown(s, v) is v once s is shown.
 	shown := func(s series, v float64) float64 {

@@ -135,7 +135,7 @@ func (h *harness) restart() {
 		h.t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	h.reg.MustRegister(h.coll)
+	h.reg.MustRegister(h.coll, h.coll.ChatMetrics())
 }
 
 func (h *harness) reload(cfgYAML string) error {

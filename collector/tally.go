@@ -169,3 +169,30 @@ func (t *tally) merge(d *tally, born time.Time) {
 		t.skipped[k] += v
 	}
 }
+
+// nextShown is the earliest time after now at which a series of t ends its hold and
+// shows its values, or zero if none is waiting.
+func (t *tally) nextShown(now time.Time, hold time.Duration) time.Time {
+	var next time.Time
+	consider := func(s series) {
+		if s.shownAt(now, hold) {
+			return
+		}
+		if at := s.born.Add(hold); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	for _, v := range t.chats {
+		consider(v.series)
+	}
+	for _, v := range t.scopes {
+		consider(v.series)
+	}
+	for _, v := range t.dispositions {
+		consider(v.series)
+	}
+	for _, v := range t.agents {
+		consider(v.series)
+	}
+	return next
+}
