@@ -3,8 +3,8 @@ package collector
 import (
 	"bytes"
 	"compress/flate"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"sync"
 	"time"

@@ -2,9 +2,9 @@ package collector
 
 import (
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
-	"context"
 	"io"
 	"net/http"
 	"strconv"
