@@ -17,6 +17,11 @@ type batch struct {
 	tally      *tally
 	ids        map[uint64]struct{}
 	staged     map[string]map[string]struct{}
+	// labels remembers, per label, the value each raw upstream text became. An answer
+	// repeats a few values thousands of times; within one batch a value once admitted
+	// (or turned to "other") stays so.
+	labels map[string]map[string]string
+	pairs  map[string]map[[2]string][2]string
 }
 
 func newBatch(s *settings, base *state) *batch {
@@ -27,7 +32,45 @@ func newBatch(s *settings, base *state) *batch {
 		tally:      newTally(s.buckets),
 		ids:        map[uint64]struct{}{},
 		staged:     map[string]map[string]struct{}{},
+		labels:     map[string]map[string]string{},
+		pairs:      map[string]map[[2]string][2]string{},
 	}
+}
+
+// label returns the label value for raw upstream text, normalized by norm and
+// bounded by the label limit.
+func (b *batch) label(label, raw string, norm func(string) string) string {
+	cache := b.labels[label]
+	if v, ok := cache[raw]; ok {
+		return v
+	}
+	if cache == nil {
+		cache = map[string]string{}
+		b.labels[label] = cache
+	}
+	// Record text may point into the decoder's buffer: keep copies only.
+	v := b.admit(label, strings.Clone(norm(raw)))
+	cache[strings.Clone(raw)] = v
+	return v
+}
+
+// labelPair is label for two values limited together (see admit).
+func (b *batch) labelPair(label, first, second string) (string, string) {
+	cache := b.pairs[label]
+	if v, ok := cache[[2]string{first, second}]; ok {
+		return v[0], v[1]
+	}
+	if cache == nil {
+		cache = map[[2]string][2]string{}
+		b.pairs[label] = cache
+	}
+	v := [2]string{otherValue, otherValue}
+	f, sec := strings.Clone(cleanValue(first)), strings.Clone(cleanValue(second))
+	if b.admit(label, f+"\x00"+sec) != otherValue {
+		v = [2]string{f, sec}
+	}
+	cache[[2]string{strings.Clone(first), strings.Clone(second)}] = v
+	return v[0], v[1]
 }
 
 // Skip reasons, as the reason label of wolkvox_records_skipped_total.
@@ -60,13 +103,13 @@ func (b *batch) add(r *wolkvox.Record) {
 	b.ids[key] = struct{}{}
 
 	sc := scope{
-		channel: b.admit("channel", normalizeChannel(r.Channel)),
-		skill:   b.admit("skill", b.skillName(r.SkillID)),
+		channel: b.label("channel", r.Channel, normalizeChannel),
+		skill:   b.label("skill", r.SkillID, b.skillName),
 	}
 	b.tally.chat(chatKey{
 		scope:           sc,
-		feeling:         b.admit("feeling", normalizeFeeling(r.Feeling)),
-		lastParticipant: b.admit("last_participant", normalizeParticipant(r.LastParticipant)),
+		feeling:         b.label("feeling", r.Feeling, normalizeFeeling),
+		lastParticipant: b.label("last_participant", r.LastParticipant, normalizeParticipant),
 	}, time.Time{}).v++
 
 	st := b.tally.scope(sc, time.Time{})
@@ -90,11 +133,11 @@ func (b *batch) add(r *wolkvox.Record) {
 		st.agentMessages += v
 	}
 
-	code, desc := b.admitPair("disposition", cleanValue(r.CodAct), cleanValue(r.CodActDescription))
+	code, desc := b.labelPair("disposition", r.CodAct, r.CodActDescription)
 	b.tally.disposition(dispositionKey{scope: sc, code: code, description: desc}, time.Time{}).v++
 
 	if b.s.cfg.AgentMetrics {
-		agentID, agentName := b.admitPair("agent", cleanValue(r.AgentID), cleanValue(r.AgentName))
+		agentID, agentName := b.labelPair("agent", r.AgentID, r.AgentName)
 		a := b.tally.agent(agentKey{id: agentID, name: agentName}, time.Time{})
 		a.chats++
 		if handleOK {
@@ -111,17 +154,11 @@ func (b *batch) skillName(id string) string {
 	return cleanValue(id)
 }
 
+// admit bounds the distinct values of label. Two labels that belong together (a
+// code and its description) are admitted as one value joined by a NUL, so they
+// never split into a mismatched pair.
 func (b *batch) admit(label, value string) string {
 	return b.base.limiter.admit(label, value, b.staged)
-}
-
-// admitPair limits two labels that belong together (a code and its description)
-// as one value, so they never split into a mismatched pair.
-func (b *batch) admitPair(label, first, second string) (string, string) {
-	if b.admit(label, first+"\x00"+second) == otherValue {
-		return otherValue, otherValue
-	}
-	return first, second
 }
 
 // parse reads one numeric field; an empty or bad value skips only this observation.

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"hash/fnv"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -81,5 +82,19 @@ func TestScrapeBudget(t *testing.T) {
 		if got := scrapeBudget(r, tc.offset); got != tc.want {
 			t.Errorf("header %q offset %v: budget %v, want %v", tc.header, tc.offset, got, tc.want)
 		}
+	}
+}
+
+// connKey is saved in state files, so it must stay FNV-1a 64 forever.
+func TestConnKeyIsFNV1a(t *testing.T) {
+	for _, id := range []string{"", "a", "WV-000000000001", "conn_ñ_\x00_id", strings.Repeat("x", 1000)} {
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		if got, want := connKey(id), h.Sum64(); got != want {
+			t.Errorf("connKey(%q) = %x, want %x", id, got, want)
+		}
+	}
+	if got := connKey("a"); got != 0xaf63dc4c8601ec8c {
+		t.Errorf("connKey(\"a\") = %x, the published FNV-1a 64 value is af63dc4c8601ec8c", got)
 	}
 }

@@ -114,13 +114,13 @@ func ParseSeconds(s string) (float64, error) {
 	if !strings.Contains(s, ":") {
 		return parseNonNegative(s)
 	}
-	parts := strings.Split(s, ":")
-	if len(parts) > 3 {
+	if strings.Count(s, ":") > 2 {
 		return 0, fmt.Errorf("duration %q: too many ':' parts", s)
 	}
 	var total float64
-	for i, p := range parts {
-		last := i == len(parts)-1
+	for i, rest := 0, s; ; i++ {
+		p, tail, more := strings.Cut(rest, ":")
+		last := !more
 		if p == "" || (!last && strings.ContainsAny(p, ".eE+-")) {
 			return 0, fmt.Errorf("duration %q: bad part %q", s, p)
 		}
@@ -133,8 +133,11 @@ func ParseSeconds(s string) (float64, error) {
 			return 0, fmt.Errorf("duration %q: part %q is not below 60", s, p)
 		}
 		total = total*60 + v
+		if last {
+			return total, nil
+		}
+		rest = tail
 	}
-	return total, nil
 }
 
 // ParseCount parses a non-negative count such as "120" (a decimal point is tolerated).
@@ -147,6 +150,22 @@ func ParseCount(s string) (float64, error) {
 }
 
 func parseNonNegative(s string) (float64, error) {
+	// Most values are a few plain digits: read them without strconv's general path.
+	if len(s) > 0 && len(s) <= 15 {
+		var n uint64
+		digits := true
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				digits = false
+				break
+			}
+			n = n*10 + uint64(c-'0')
+		}
+		if digits {
+			return float64(n), nil
+		}
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || strings.ContainsAny(s, "xXpP_") {
 		return 0, fmt.Errorf("%q is not a non-negative number", s)
