@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -46,7 +47,7 @@ func (w *windowLog) bounds() (first, last string) {
 // failing. It waits for an API call at most 50ms (the timeout less the default
 // 500ms offset), so scrapes also see the state while calls run.
 func scrapeOnce(url string) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -93,9 +94,9 @@ func TestSIGKILLKeepsCountsExact(t *testing.T) {
 	const kills = 24
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill schedule seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := rand.New(rand.NewPCG(seed, 0)) //nolint:gosec // G404: a test's kill schedule, reproducible from the logged seed
 
-	traffic := simulator.NewTraffic(int64(seed), 3600)
+	traffic := simulator.NewTraffic(int64(seed>>1), 3600)
 	upstream := simulator.NewServer(traffic, simulator.Options{Token: e2eToken, Latency: 150 * time.Millisecond})
 	windows := &windowLog{next: upstream}
 	sim := httptest.NewServer(windows)

@@ -32,6 +32,7 @@ operations:
 `
 
 func fileHandler(t *testing.T, status int, name string) http.Handler {
+	t.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
@@ -52,13 +53,13 @@ histograms:
 `
 
 func TestExposition(t *testing.T) {
-	h := newHarness(t, fileHandler(t, 200, "chats.json"), goldenConfig)
+	h := newHarness(t, fileHandler(t, http.StatusOK, "chats.json"), goldenConfig)
 	h.refresh()
 	expected, err := os.Open(filepath.Join("testdata", "chats.prom"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer expected.Close()
+	defer func() { _ = expected.Close() }()
 	// Everything but the call duration, which is measured in real time.
 	names := []string{
 		"wolkvox_chats_total", "wolkvox_chat_answer_delay_seconds", "wolkvox_chat_duration_seconds",
@@ -78,7 +79,7 @@ func TestExposition(t *testing.T) {
 }
 
 func TestLint(t *testing.T) {
-	h := newHarness(t, fileHandler(t, 200, "chats.json"), goldenConfig)
+	h := newHarness(t, fileHandler(t, http.StatusOK, "chats.json"), goldenConfig)
 	h.refresh()
 	problems, err := testutil.CollectAndLint(h.coll)
 	if err != nil {
@@ -91,7 +92,7 @@ func TestLint(t *testing.T) {
 
 // Customer personal data reaches no label.
 func TestNoPersonalDataInMetrics(t *testing.T) {
-	h := newHarness(t, fileHandler(t, 200, "chats.json"), goldenConfig)
+	h := newHarness(t, fileHandler(t, http.StatusOK, "chats.json"), goldenConfig)
 	h.refresh()
 	text := exposition(t, h)
 	for _, pii := range []string{"Ana", "Pérez", "example.com", "+57", "1020304050", "u-1", "refund", "Bruno", "Carla"} {
@@ -105,7 +106,11 @@ func exposition(t *testing.T, h *harness) string {
 	t.Helper()
 	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 0, nil))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +119,7 @@ func exposition(t *testing.T, h *harness) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
 	return string(b)
@@ -276,7 +281,7 @@ func TestScrapeTimeout(t *testing.T) {
 
 	scraped := make(chan string, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1") // 100ms to wait, after the offset
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -325,8 +330,8 @@ func TestFailureKeepsCountersAndCursor(t *testing.T) {
 	h.refresh() // t0: f0 (t0-2m)
 	before := h.counters()
 	faults := []*simulator.Fault{
-		{Status: 502, Body: "<html>Bad Gateway</html>"},
-		{Status: 403, Body: `{"code":403,"error":"EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"}`},
+		{Status: http.StatusBadGateway, Body: "<html>Bad Gateway</html>"},
+		{Status: http.StatusForbidden, Body: `{"code":403,"error":"EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"}`},
 		{Status: 200, Body: `{"code":200,"data":[{"conn_id":"f1"},{"conn_id":"f2"`}, // cut mid-answer
 		{Status: 200, Body: `{"data":[{"conn_id":"f1","channel":"Web"}],"code":"500","msg":"report failed"}`},
 	}
@@ -408,10 +413,10 @@ func TestTokenNeverLeaks(t *testing.T) {
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("date_end") {
 		case wire(startTime.Add(5 * time.Minute)):
-			w.WriteHeader(403)
+			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprintf(w, `{"code":403,"error":"PLEASE VALIDATE TOKEN %s","msg":"got %s"}`, r.Header.Get("wolkvox-token"), r.Header.Get("wolkvox-token"))
 		case wire(startTime.Add(10 * time.Minute)):
-			w.WriteHeader(502)
+			w.WriteHeader(http.StatusBadGateway)
 			fmt.Fprintf(w, "<html>proxy saw token=%s</html>", r.Header.Get("wolkvox-token"))
 		default:
 			sim.ServeHTTP(w, r)

@@ -22,16 +22,6 @@ func distinctServed(sim *simulator.Server) float64 {
 	return float64(len(seen))
 }
 
-// assertNoneDecreased fails if a counter or histogram count of before is lower in after.
-func assertNoneDecreased(t *testing.T, step string, before, after map[string]float64) {
-	t.Helper()
-	for k, v := range before {
-		if after[k] < v {
-			t.Fatalf("%s: %s went down from %v to %v", step, k, v, after[k])
-		}
-	}
-}
-
 // With --storage.path, restarts anywhere in a day of traffic leave every count as
 // if the exporter had never stopped: counters continue, and each chat counts once.
 func TestRestartContinuesExactly(t *testing.T) {
@@ -164,33 +154,15 @@ func TestCatchupSplitsLongGaps(t *testing.T) {
 func TestUnusableStateIsSetAside(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		damage func(t *testing.T, path string)
+		damage func(saved string) string
 		reason string
 	}{
-		{"garbage", func(t *testing.T, path string) { writeTestFile(t, path, "\x00\x01not json") }, "corrupt"},
-		{"truncated", func(t *testing.T, path string) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeTestFile(t, path, string(data[:len(data)/2]))
-		}, "corrupt"},
-		{"empty", func(t *testing.T, path string) { writeTestFile(t, path, "") }, "corrupt"},
-		{"negative counter", func(t *testing.T, path string) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeTestFile(t, path, strings.Replace(string(data), `"value":`, `"value":-`, 1))
-		}, "corrupt"},
-		{"newer version", func(t *testing.T, path string) { writeTestFile(t, path, `{"version": 2, "future": true}`) }, "newer"},
-		{"other upstream", func(t *testing.T, path string) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeTestFile(t, path, strings.Replace(string(data), "server 0010", "server 0099", 1))
-		}, "other-upstream"},
+		{"garbage", func(string) string { return "\x00\x01not json" }, "corrupt"},
+		{"truncated", func(saved string) string { return saved[:len(saved)/2] }, "corrupt"},
+		{"empty", func(string) string { return "" }, "corrupt"},
+		{"negative counter", func(saved string) string { return strings.Replace(saved, `"value":`, `"value":-`, 1) }, "corrupt"},
+		{"newer version", func(string) string { return `{"version": 2, "future": true}` }, "newer"},
+		{"other upstream", func(saved string) string { return strings.Replace(saved, "server 0010", "server 0099", 1) }, "other-upstream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -201,7 +173,11 @@ func TestUnusableStateIsSetAside(t *testing.T) {
 				t.Fatalf("%v chats before the damage", got)
 			}
 			path := filepath.Join(dir, "main.json")
-			tc.damage(t, path)
+			saved, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeTestFile(t, path, tc.damage(string(saved)))
 			h.restart()
 			if got := h.value("wolkvox_storage_load_failures_total", nil); got != 1 {
 				t.Fatalf("load failures %v, want 1", got)
@@ -330,7 +306,7 @@ func TestFailureBackoff(t *testing.T) {
 	logs := h.logs.String()
 	count := func(level string) int {
 		n := 0
-		for _, line := range strings.Split(logs, "\n") {
+		for line := range strings.SplitSeq(logs, "\n") {
 			if strings.HasPrefix(line, "level="+level+" ") && strings.Contains(line, "chat_1 query failed") {
 				n++
 			}

@@ -32,7 +32,7 @@ func Handler(c *Collector, g prometheus.Gatherer, offset time.Duration, errorLog
 		c.Refresh(ctx)
 		cancel()
 
-		format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+		format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 		compressed := acceptsGzip(r)
 		chats, chatNames, err := c.exposition.render(c, format, compressed)
 		if err != nil {
@@ -103,12 +103,12 @@ func startGzip(w io.Writer, head *rendering) (*gzipTail, error) {
 	}
 	fw := flateWriters.Get().(*flate.Writer)
 	fw.Reset(w)
-	return &gzipTail{w: w, fw: fw, crc: head.crc, size: uint32(len(head.plain))}, nil
+	return &gzipTail{w: w, fw: fw, crc: head.crc, size: uint32(len(head.plain))}, nil //nolint:gosec // G115: ISIZE is the length modulo 2^32
 }
 
 func (g *gzipTail) Write(p []byte) (int, error) {
 	g.crc = crc32.Update(g.crc, crc32.IEEETable, p)
-	g.size += uint32(len(p)) // ISIZE is the length modulo 2^32
+	g.size += uint32(len(p)) //nolint:gosec // G115: ISIZE is the length modulo 2^32
 	return g.fw.Write(p)
 }
 
@@ -132,7 +132,7 @@ func logError(l promhttp.Logger, prefix string, err error) {
 
 // acceptsGzip reads Accept-Encoding, honouring q=0.
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
 			continue

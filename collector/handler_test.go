@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,7 +26,7 @@ import (
 // decompressed body and its content type.
 func get(t *testing.T, h http.Handler, accept, encoding string) (string, string) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", accept)
 	if encoding != "" {
 		req.Header.Set("Accept-Encoding", encoding)
@@ -77,7 +78,7 @@ func families(t *testing.T, body, contentType string) []string {
 	var out []string
 	for {
 		mf := &dto.MetricFamily{}
-		if err := dec.Decode(mf); err == io.EOF {
+		if err := dec.Decode(mf); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("decode %s: %v", contentType, err)
@@ -175,7 +176,7 @@ func TestAcceptsGzip(t *testing.T) {
 		{"identity", false},
 		{"x-gzip", false},
 	} {
-		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept-Encoding", tc.header)
 		rec := httptest.NewRecorder()
 		collector.Handler(collector.New(log.NewNopLogger()), prometheus.NewRegistry(), 0, nil).ServeHTTP(rec, req)

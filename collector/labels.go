@@ -53,8 +53,8 @@ type labelLimiter struct {
 	known map[string]map[string]struct{} // label -> values
 }
 
-func newLabelLimiter(max int) *labelLimiter {
-	return &labelLimiter{max: max, known: map[string]map[string]struct{}{}}
+func newLabelLimiter(limit int) *labelLimiter {
+	return &labelLimiter{max: limit, known: map[string]map[string]struct{}{}}
 }
 
 // admit returns value, or "other" once label already has max distinct values.

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"hash/fnv"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestScrapeBudget(t *testing.T) {
 		{"junk", 0, DefaultScrapeTimeout},
 		{"-4", 0, DefaultScrapeTimeout},
 	} {
-		r := httptest.NewRequest("GET", "/metrics", nil)
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
 		if tc.header != "" {
 			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
 		}

@@ -135,7 +135,7 @@ func (o *operation) refresh(ctx context.Context) {
 		done = make(chan struct{})
 		o.inflight = done
 		o.nextCall = now.Add(time.Duration(o.settings.cfg.MinInterval))
-		go o.call(now, done)
+		go o.call(now, done) //nolint:gosec // G118: the call outlives the scrape that starts it, bounded by request_timeout
 	}
 	o.mu.Unlock()
 	select {
@@ -210,8 +210,7 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 
 	if err != nil {
 		result := wolkvox.ResultHTTPError
-		var we *wolkvox.Error
-		if errors.As(err, &we) {
+		if we, ok := errors.AsType[*wolkvox.Error](err); ok {
 			result = we.Result
 		}
 		next.requests[result]++

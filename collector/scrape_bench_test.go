@@ -58,6 +58,7 @@ operations:
 }
 
 func scrape(tb testing.TB, h http.Handler) {
+	tb.Helper()
 	scrapeWith(tb, h, "")
 }
 
@@ -74,7 +75,8 @@ func (d *discardWriter) WriteHeader(status int)      { d.status = status }
 func (d *discardWriter) Write(p []byte) (int, error) { d.bytes += len(p); return len(p), nil }
 
 func scrapeWith(tb testing.TB, h http.Handler, encoding string) {
-	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	tb.Helper()
+	req := httptest.NewRequestWithContext(tb.Context(), http.MethodGet, "/metrics", nil)
 	if encoding != "" {
 		req.Header.Set("Accept-Encoding", encoding)
 	}
@@ -159,13 +161,13 @@ func TestDedupeMemory(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("%d tracked chats: %.1f MiB, %.0f bytes each", len(seen), float64(grown)/(1<<20), float64(grown)/chats)
+	grown := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	t.Logf("%d tracked chats: %.1f MiB, %.0f bytes each", len(seen), grown/(1<<20), grown/chats)
 	if len(seen) != chats {
 		t.Fatalf("%d distinct keys, want %d", len(seen), chats)
 	}
 	if grown > bound {
-		t.Fatalf("dedupe memory for %d chats is %d bytes, over %d", chats, grown, bound)
+		t.Fatalf("dedupe memory for %d chats is %.0f bytes, over %d", chats, grown, bound)
 	}
 	runtime.KeepAlive(seen)
 }

@@ -90,11 +90,6 @@ func connKey(id string) uint64 {
 	return h
 }
 
-func (st *state) hasSeen(id string) bool {
-	_, ok := st.seen[connKey(id)]
-	return ok
-}
-
 func (h *histogram) clone() *histogram {
 	c := *h
 	c.counts = append([]uint64(nil), h.counts...)

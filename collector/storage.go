@@ -40,11 +40,11 @@ func PrepareStorage(dir string) error {
 	if err != nil {
 		return fmt.Errorf("storage path %s is not writable: %w", dir, err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
+	_ = probe.Close()
+	_ = os.Remove(probe.Name())
 	leftovers, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*"))
 	for _, f := range leftovers {
-		os.Remove(f)
+		_ = os.Remove(f) // a leftover that stays is only clutter
 	}
 	return nil
 }
@@ -78,13 +78,13 @@ func (st *store) save(s *settings, state *state) error {
 		err = os.Rename(tmp, st.path(s.cfg.Name))
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 		return fmt.Errorf("save state: %w", err)
 	}
 	// The rename is durable only once the directory is synced.
 	if d, err := os.Open(st.dir); err == nil {
 		_ = d.Sync()
-		d.Close()
+		_ = d.Close()
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func (st *store) save(s *settings, state *state) error {
 // out of the way, so the exporter starts fresh instead of failing at every start.
 func (st *store) load(s *settings, logger log.Logger) (loaded *state, setAside bool) {
 	path := st.path(s.cfg.Name)
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the operator's --storage.path and a validated operation name
 	if errors.Is(err, fs.ErrNotExist) {
 		level.Info(logger).Log("msg", "no saved state: counting starts now", "file", path)
 		return nil, false
@@ -285,12 +285,12 @@ func encodeState(s *settings, st *state) *stateFile {
 	return f
 }
 
-// errState describes a state file that does not hold a usable state.
-type errState struct{ msg string }
+// stateError describes a state file that does not hold a usable state.
+type stateError struct{ msg string }
 
-func (e *errState) Error() string { return e.msg }
+func (e *stateError) Error() string { return e.msg }
 
-func badState(format string, args ...any) error { return &errState{fmt.Sprintf(format, args...)} }
+func badState(format string, args ...any) error { return &stateError{fmt.Sprintf(format, args...)} }
 
 // decodeState turns a saved file back into a state for settings s. On error, reason
 // says why, as a short word for the set-aside file name.
