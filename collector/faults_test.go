@@ -923,3 +923,121 @@ func assertFinite(t *testing.T, h *harness) {
 	}
 }
 
+// backoffGauge is the Unix time before which an operation makes no call.
+const backoffGauge = "wolkvox_api_backoff_until_timestamp_seconds"
+
+// After TOKEN LIMIT EXCEEDED the quota is spent for the day: no call is made until
+// the next midnight in the operation's time zone, and the backoff gauge says when.
+func TestFaultQuotaWaitsForMidnight(t *testing.T) {
+	const token = "tok-fault-quota-midnight"
+	sim := simulator.NewServer(faultChats(), simulator.Options{Token: token})
+	upstream := &script{good: sim, fault: wolkvoxError(403, "TOKEN LIMIT EXCEEDED")(nil), faultCalls: 1}
+	h := newHarness(t, upstream, faultConfig(token, "10s", ""), collector.WithNewSeriesHold(0))
+
+	h.refresh() // 10:00 Bogota: a good answer
+	h.clock.Advance(faultMinInterval)
+	h.refresh() // 10:05: TOKEN LIMIT EXCEEDED
+	if got := h.value("wolkvox_api_requests_total", map[string]string{"result": "quota_exceeded"}); got != 1 {
+		t.Fatalf("quota_exceeded = %v, want 1", got)
+	}
+	midnight := nextMidnight(h.clock.Now(), bogota) // 2026-11-24 00:00 Bogota
+	switch got := h.value(backoffGauge, nil); {
+	case math.IsNaN(got):
+		t.Errorf("PENDING (backoff change): %s is not exposed; want %v, the next midnight in Bogota", backoffGauge, midnight.Unix())
+	case got != float64(midnight.Unix()):
+		t.Errorf("%s = %v, want %v (next midnight in Bogota)", backoffGauge, got, midnight.Unix())
+	}
+
+	calls := h.requests()
+	for _, at := range []time.Time{
+		h.clock.Now().Add(30*time.Minute + time.Second), // past the old fixed 30-minute pause
+		midnight.Add(-time.Second),
+	} {
+		h.clock.Advance(at.Sub(h.clock.Now()))
+		h.refresh()
+		if got := h.requests(); got != calls {
+			t.Errorf("PENDING (backoff change): a call at %s Bogota, after TOKEN LIMIT EXCEEDED and before the next midnight in the operation's zone",
+				at.In(bogota).Format(time.DateTime))
+			calls = got
+		}
+	}
+
+	h.clock.Advance(midnight.Add(faultMinInterval).Sub(h.clock.Now()))
+	h.refresh()
+	if got := h.requests(); got != calls+1 {
+		t.Errorf("%d calls after midnight, want 1", got-calls)
+	}
+	if up := h.value("wolkvox_up", nil); up != 1 {
+		t.Errorf("up = %v after midnight, want 1", up)
+	}
+	if got := h.value(backoffGauge, nil); got != 0 {
+		t.Errorf("PENDING (backoff change): %s = %v after a success, want 0", backoffGauge, got)
+	}
+	if got, want := h.sum("wolkvox_chats_total"), float64(len(distinctIDs(sim.Served()))); got != want || want != 8 {
+		t.Errorf("%v chats counted, %v served", got, want)
+	}
+}
+
+// A token the API refuses is logged when it starts being refused and when it works
+// again, not at every scrape in between.
+func TestFaultUnauthorizedLogsOncePerStateChange(t *testing.T) {
+	for i, text := range []string{"PLEASE ENTER THE WOLKVOX-TOKEN", "PLEASE VALIDATE TOKEN"} {
+		status := []int{401, 403}[i]
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			token := fmt.Sprintf("tok-fault-log-once-%d", status)
+			sim := simulator.NewServer(faultChats(), simulator.Options{Token: token})
+			const failures = 3
+			upstream := &script{good: sim, fault: wolkvoxError(status, text)(nil), faultCalls: failures}
+			h := newHarness(t, upstream, faultConfig(token, "10s", ""), collector.WithNewSeriesHold(0))
+			h.refresh()
+
+			mark := h.logMark()
+			for range failures {
+				h.clock.Advance(faultMinInterval)
+				h.refresh()
+				if up := h.value("wolkvox_up", nil); up != 0 {
+					t.Fatalf("up = %v while the token is refused", up)
+				}
+			}
+			if got := h.value("wolkvox_api_requests_total", map[string]string{"result": "unauthorized"}); got != failures {
+				t.Fatalf("unauthorized = %v, want %d", got, failures)
+			}
+			lines := nonDebugLines(h.logsSince(mark))
+			if len(lines) != 1 {
+				t.Errorf("PENDING (log once per state change): %d lines above debug for %d refused calls in a row, want 1:\n%s",
+					len(lines), failures, strings.Join(lines, "\n"))
+			}
+			if len(lines) == 0 || !strings.Contains(lines[0], text) || !strings.Contains(lines[0], "operation=main") {
+				t.Errorf("the first refused call is not logged with the operation and %q:\n%s", text, strings.Join(lines, "\n"))
+			}
+
+			mark = h.logMark()
+			h.clock.Advance(faultMinInterval)
+			h.refresh()
+			if up := h.value("wolkvox_up", nil); up != 1 {
+				t.Fatalf("up = %v after the token works again", up)
+			}
+			if lines := nonDebugLines(h.logsSince(mark)); len(lines) != 1 {
+				t.Errorf("PENDING (log once per state change): %d lines above debug when calls succeed again, want 1 saying so:\n%s",
+					len(lines), strings.Join(lines, "\n"))
+			}
+			mark = h.logMark()
+			h.clock.Advance(faultMinInterval)
+			h.refresh()
+			if lines := nonDebugLines(h.logsSince(mark)); len(lines) != 0 {
+				t.Errorf("%d lines above debug for a second success in a row, want none:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+		})
+	}
+}
+
+func nonDebugLines(logs string) []string {
+	var out []string
+	for line := range strings.SplitSeq(logs, "\n") {
+		if line != "" && !strings.Contains(line, "level=debug") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
