@@ -1041,3 +1041,19 @@ func nonDebugLines(logs string) []string {
 	return out
 }
 
+// Values the parsers accept must not push a sum to infinity: a counter or
+// histogram sum at +Inf stays there until the exporter restarts, and every rate()
+// over it is NaN.
+func TestFaultHugeValuesKeepSumsFinite(t *testing.T) {
+	huge := func(id string) string {
+		return record(id, "ASA", `"1e308"`, "chat_duration", `"1.7e308"`, "time_on_agent", `"1e308"`,
+			"customer_chars", `"1e308"`, "agent_chars", `"1.7e308"`, "agent_anwers ", `"1e308"`)
+	}
+	h := newHarness(t, respond(200, jsonType, answer(huge("huge-1"), huge("huge-2")))(nil),
+		faultConfig("tok-fault-huge-values", "10s", "    agent_metrics: true\n"))
+	h.refresh()
+	if got := h.sum("wolkvox_chats_total"); got != 2 {
+		t.Fatalf("%v chats counted, want 2", got)
+	}
+	assertFinite(t, h)
+}
