@@ -134,6 +134,10 @@ func ParseSeconds(s string) (float64, error) {
 		}
 		total = total*60 + v
 	}
+	if math.IsInf(total, 0) {
+		// Each part was finite, but hours that large overflow once turned to seconds.
+		return 0, fmt.Errorf("duration %q is too large", s)
+	}
 	return total, nil
 }
 
