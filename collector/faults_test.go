@@ -365,8 +365,10 @@ type faultCase struct {
 
 	wantUp     float64
 	wantResult wolkvox.Result
-	// wantLog is a phrase of the line that logs the fault, at wantLevel if set.
-	wantLog, wantLevel string
+	// wantLog is a phrase of the line that logs the fault, at level warn or error
+	// if warns is set.
+	wantLog string
+	warns   bool
 	// counted are the conn_ids the faulty answers add, when they succeed.
 	counted []string
 	// wantSkipped is what the faulty answers add to wolkvox_records_skipped_total,
@@ -381,78 +383,77 @@ type faultCase struct {
 }
 
 func faultCases() []faultCase {
-	const failed = "warn"
 	hugeBody, hugeIDs := manySkills(100000)
 	return []faultCase{
 		{
 			name: "no answer before request_timeout", fault: hangBeforeHeaders, requestTimeout: "3s",
-			wantResult: wolkvox.ResultTimeout, wantLog: "timeout: no complete answer before the request timeout", wantLevel: failed,
+			wantResult: wolkvox.ResultTimeout, wantLog: "timeout: no complete answer before the request timeout", warns: true,
 		},
 		{
 			name: "body hangs after one record", fault: hangMidBody, requestTimeout: "3s",
-			wantResult: wolkvox.ResultTimeout, wantLog: "timeout: no complete answer before the request timeout", wantLevel: failed,
+			wantResult: wolkvox.ResultTimeout, wantLog: "timeout: no complete answer before the request timeout", warns: true,
 		},
 		{
 			name: "body trickles one byte a second", fault: trickle, requestTimeout: "3s",
-			wantResult: wolkvox.ResultTimeout, wantLog: "timeout: no complete answer before the request timeout", wantLevel: failed,
+			wantResult: wolkvox.ResultTimeout, wantLog: "timeout: no complete answer before the request timeout", warns: true,
 		},
 		{
 			// The upstream answers only once the scrape has answered, and the call may
 			// last longer than the scrape deadline: a scrape that waits for it fails.
 			name: "scrape does not wait for a hanging call", fault: answerAfterScrape, requestTimeout: "15s",
-			wantResult: wolkvox.ResultHTTPError, wantLog: "HTTP 503: answer is not Wolkvox JSON", wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "HTTP 503: answer is not Wolkvox JSON", warns: true,
 		},
 		{
 			name: "connection reset mid-body", fault: resetMidBody,
-			wantResult: wolkvox.ResultDecodeError, wantLog: "connection reset by peer", wantLevel: failed,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "connection reset by peer", warns: true,
 		},
 		{
 			name: "truncated JSON", fault: respond(200, jsonType, `{"code":200,"error":null,"data":[`+record("cut-1")+`,{"conn_id":"cut-2","chan`),
-			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: unexpected EOF", wantLevel: failed,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: unexpected EOF", warns: true,
 		},
 		{
 			name: "HTML error page with status 200", fault: respond(200, htmlType, htmlPage),
-			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: answer is not a JSON object", wantLevel: failed,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: answer is not a JSON object", warns: true,
 		},
 		{
 			name: "HTTP 500 with an empty body", fault: respond(500, "", ""),
-			wantResult: wolkvox.ResultHTTPError, wantLog: "HTTP 500: answer is not Wolkvox JSON: (empty body)", wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "HTTP 500: answer is not Wolkvox JSON: (empty body)", warns: true,
 		},
 		{
 			name: "HTTP 502 HTML page from a proxy", fault: respond(502, htmlType, htmlPage),
-			wantResult: wolkvox.ResultHTTPError, wantLog: `HTTP 502: answer is not Wolkvox JSON: \"<!DOCTYPE html>`, wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: `HTTP 502: answer is not Wolkvox JSON: \"<!DOCTYPE html>`, warns: true,
 		},
 		{
 			name: "HTTP 503 plain text", fault: respond(503, "text/plain", "upstream connect error or disconnect/reset before headers"),
-			wantResult: wolkvox.ResultHTTPError, wantLog: "HTTP 503: answer is not Wolkvox JSON", wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "HTTP 503: answer is not Wolkvox JSON", warns: true,
 		},
 		{
 			name: "HTTP 500 with a Wolkvox error", fault: wolkvoxError(500, "INTERNAL SERVER ERROR"),
-			wantResult: wolkvox.ResultAPIError, wantLog: "api_error: HTTP 500: INTERNAL SERVER ERROR", wantLevel: failed,
+			wantResult: wolkvox.ResultAPIError, wantLog: "api_error: HTTP 500: INTERNAL SERVER ERROR", warns: true,
 		},
 		{
 			name: "401 PLEASE ENTER THE WOLKVOX-TOKEN", fault: wolkvoxError(401, "PLEASE ENTER THE WOLKVOX-TOKEN"),
-			wantResult: wolkvox.ResultUnauthorized, wantLog: "unauthorized: HTTP 401: PLEASE ENTER THE WOLKVOX-TOKEN", wantLevel: failed,
+			wantResult: wolkvox.ResultUnauthorized, wantLog: "unauthorized: HTTP 401: PLEASE ENTER THE WOLKVOX-TOKEN", warns: true,
 		},
 		{
 			name: "401 without a body", fault: respond(401, "", ""),
-			wantResult: wolkvox.ResultUnauthorized, wantLog: "unauthorized: HTTP 401", wantLevel: failed,
+			wantResult: wolkvox.ResultUnauthorized, wantLog: "unauthorized: HTTP 401", warns: true,
 		},
 		{
 			name: "403 TOKEN LIMIT EXCEEDED", fault: wolkvoxError(403, "TOKEN LIMIT EXCEEDED"),
-			wantResult: wolkvox.ResultQuotaExceeded, wantLog: "quota_exceeded: HTTP 403: TOKEN LIMIT EXCEEDED", wantLevel: failed,
+			wantResult: wolkvox.ResultQuotaExceeded, wantLog: "quota_exceeded: HTTP 403: TOKEN LIMIT EXCEEDED", warns: true,
 		},
 		{
 			name: "403 EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS", fault: wolkvoxError(403, "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"),
-			wantResult: wolkvox.ResultConcurrencyLimited, wantLog: "concurrency_limited: HTTP 403: EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)", wantLevel: failed,
+			wantResult: wolkvox.ResultConcurrencyLimited, wantLog: "concurrency_limited: HTTP 403: EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)", warns: true,
 		},
 		{
 			name: "403 PLEASE VALIDATE TOKEN", fault: wolkvoxError(403, "PLEASE VALIDATE TOKEN"),
-			wantResult: wolkvox.ResultUnauthorized, wantLog: "unauthorized: HTTP 403: PLEASE VALIDATE TOKEN", wantLevel: failed,
+			wantResult: wolkvox.ResultUnauthorized, wantLog: "unauthorized: HTTP 403: PLEASE VALIDATE TOKEN", warns: true,
 		},
 		{
 			name: "403 HTML page during the vendor's backups", fault: respond(403, htmlType, "<html><body><h1>403 Forbidden</h1></body></html>"),
-			wantResult: wolkvox.ResultHTTPError, wantLog: "http_error: HTTP 403: answer is not Wolkvox JSON", wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "http_error: HTTP 403: answer is not Wolkvox JSON", warns: true,
 		},
 		{
 			// No chat closed in the window: a success that moves the window.
@@ -461,20 +462,20 @@ func faultCases() []faultCase {
 		},
 		{
 			name: "404 HTML page", fault: respond(404, htmlType, "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"),
-			wantResult: wolkvox.ResultHTTPError, wantLog: "http_error: HTTP 404: answer is not Wolkvox JSON", wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "http_error: HTTP 404: answer is not Wolkvox JSON", warns: true,
 		},
 		{
 			name: "400 THE API YOU WANT TO CONSULT DOES NOT EXIST", fault: wolkvoxError(400, "THE API YOU WANT TO CONSULT DOES NOT EXIST"),
-			wantResult: wolkvox.ResultAPIError, wantLog: "api_error: HTTP 400: THE API YOU WANT TO CONSULT DOES NOT EXIST", wantLevel: failed,
+			wantResult: wolkvox.ResultAPIError, wantLog: "api_error: HTTP 400: THE API YOU WANT TO CONSULT DOES NOT EXIST", warns: true,
 		},
 		{
 			name: "200 carrying TOKEN LIMIT EXCEEDED", fault: respond(200, jsonType, `{"code":403,"error":"TOKEN LIMIT EXCEEDED","msg":"TOKEN LIMIT EXCEEDED","data":null}`),
-			wantResult: wolkvox.ResultQuotaExceeded, wantLog: "quota_exceeded: HTTP 200: code 403: TOKEN LIMIT EXCEEDED", wantLevel: failed,
+			wantResult: wolkvox.ResultQuotaExceeded, wantLog: "quota_exceeded: HTTP 200: code 403: TOKEN LIMIT EXCEEDED", warns: true,
 		},
 		{
 			// The records come before the code: they must not count.
 			name: "200 carrying code 500 after records", fault: respond(200, jsonType, `{"data":[`+record("e-1")+`],"code":"500","msg":"report failed"}`),
-			wantResult: wolkvox.ResultAPIError, wantLog: "api_error: HTTP 200: code 500: report failed", wantLevel: failed,
+			wantResult: wolkvox.ResultAPIError, wantLog: "api_error: HTTP 200: code 500: report failed", warns: true,
 		},
 		{
 			name: "200 carrying code 404 Validate dates entered", fault: respond(200, jsonType, `{"code":"404","error":"Validate dates entered","data":[]}`),
@@ -511,7 +512,7 @@ func faultCases() []faultCase {
 			// A list element that is not an object fails the whole answer today (see
 			// the report); the records before it must not count.
 			name: "record that is a string", fault: respond(200, jsonType, answer(record("o-1"), `"o-2"`, record("o-3"))),
-			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: json: cannot unmarshal string", wantLevel: failed,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: json: cannot unmarshal string", warns: true,
 		},
 		{
 			name: "invalid UTF-8", extraConfig: "    agent_metrics: true\n",
@@ -540,7 +541,7 @@ func faultCases() []faultCase {
 				}
 				return respond(200, jsonType, answer(recs...))(env)
 			},
-			wantResult: wolkvox.ResultDecodeError, wantLog: "answer exceeds max_response_size", wantLevel: failed,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "answer exceeds max_response_size", warns: true,
 		},
 		{
 			name:   "record with every field missing",
@@ -667,7 +668,7 @@ func faultCases() []faultCase {
 		},
 		{
 			name: "redirect to another host", fault: redirectElsewhere,
-			wantResult: wolkvox.ResultHTTPError, wantLog: "refused redirect to http://127.0.0.1:", wantLevel: failed,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "refused redirect to http://127.0.0.1:", warns: true,
 			check: func(t *testing.T, _ *harness, env *faultEnv) {
 				for _, hdr := range env.elsewhere.all() {
 					for k, vs := range hdr {
@@ -787,8 +788,10 @@ func runFault(t *testing.T, tc faultCase, token string) {
 	logs := h.logsSince(mark)
 	if line := lineWith(logs, tc.wantLog); line == "" {
 		t.Errorf("no log line says %q; logged:\n%s", tc.wantLog, logs)
-	} else if !strings.Contains(line, "operation=main") || (tc.wantLevel != "" && !strings.Contains(line, "level="+tc.wantLevel)) {
-		t.Errorf("the fault is logged without the operation, or not at level %s: %s", tc.wantLevel, line)
+	} else if !strings.Contains(line, "operation=main") {
+		t.Errorf("the fault is logged without the operation: %s", line)
+	} else if tc.warns && !strings.Contains(line, "level=warn") && !strings.Contains(line, "level=error") {
+		t.Errorf("the fault is logged below warn: %s", line)
 	}
 
 	// 3. Good answers again, over a window that re-reads chats already counted.
