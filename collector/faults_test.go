@@ -722,6 +722,16 @@ func runFault(t *testing.T, tc faultCase, token string) {
 		}
 		return h.counters()
 	}
+	// scrapedUp checks wolkvox_up as a scrape shows it. No call is due between
+	// steps, so the scrape shows the state the last call left.
+	scrapedUp := func(step string, want float64) {
+		t.Helper()
+		body := h.scrape(faultScrapeOffset, faultScrapeTimeout)
+		scrapes = append(scrapes, body)
+		if line := fmt.Sprintf("wolkvox_up{operation=\"main\"} %v\n", want); !strings.Contains(body, line) {
+			t.Errorf("%s: the scrape does not show %s", step, strings.TrimSpace(line))
+		}
+	}
 	requests := func(result wolkvox.Result) float64 {
 		return h.value("wolkvox_api_requests_total", map[string]string{"result": string(result)})
 	}
@@ -738,6 +748,7 @@ func runFault(t *testing.T, tc faultCase, token string) {
 	if up := h.value("wolkvox_up", nil); up != 1 {
 		t.Fatalf("up = %v after the first good answer", up)
 	}
+	scrapedUp("first good answer", 1)
 	firstWindow := h.upstream.Windows()[0]
 	servedBefore := distinctIDs(sim.Served())
 	if got := h.sum("wolkvox_chats_total"); got != float64(len(servedBefore)) || len(servedBefore) != 4 {
@@ -762,6 +773,7 @@ func runFault(t *testing.T, tc faultCase, token string) {
 		if up := h.value("wolkvox_up", nil); up != tc.wantUp {
 			t.Errorf("faulty call %d: up = %v, want %v", i+1, up, tc.wantUp)
 		}
+		scrapedUp(fmt.Sprintf("faulty call %d", i+1), tc.wantUp)
 		prev = cur
 	}
 	if got := h.requests() - callsBefore; got != calls {
@@ -807,6 +819,7 @@ func runFault(t *testing.T, tc faultCase, token string) {
 	if up := h.value("wolkvox_up", nil); up != 1 {
 		t.Errorf("recovery: up = %v, want 1", up)
 	}
+	scrapedUp("recovery", 1)
 	if got := requests(wolkvox.ResultSuccess) - successBefore; got != 1 {
 		t.Errorf("recovery: success rose by %v, want 1", got)
 	}
