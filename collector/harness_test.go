@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,11 +149,17 @@ func (h *harness) reload(cfgYAML string) error {
 // refresh runs a scrape's API step and waits for any call it starts.
 func (h *harness) refresh() {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	h.refreshWithin(30 * time.Second)
+}
+
+// refreshWithin is refresh with a bound of its own, for calls that are slow by design.
+func (h *harness) refreshWithin(d time.Duration) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	h.coll.Refresh(ctx)
 	if ctx.Err() != nil {
-		h.t.Fatal("refresh did not finish in 30s")
+		h.t.Fatalf("refresh did not finish in %s", d)
 	}
 }
 
@@ -240,5 +248,50 @@ func (h *harness) counters() map[string]float64 {
 	}
 	return out
 }
+
+// requests is how many calls reached the upstream.
+func (h *harness) requests() int { return len(h.upstream.Windows()) }
+
+// scrapeDeadline is how long a scrape through the HTTP handler may take before the
+// test calls it hung: a functional bound, far above any scrape budget used in tests.
+const scrapeDeadline = 10 * time.Second
+
+// scrape serves one scrape through collector.Handler, as Prometheus would with
+// X-Prometheus-Scrape-Timeout-Seconds set to scrapeTimeout, and returns the body. It
+// fails the test unless a 200 with valid UTF-8 arrives within scrapeDeadline. The
+// API call the scrape starts may still be running: refresh waits for it.
+func (h *harness) scrape(offset time.Duration, scrapeTimeout string) string {
+	h.t.Helper()
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, offset, nil))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", scrapeTimeout)
+	client := &http.Client{Timeout: scrapeDeadline}
+	resp, err := client.Do(req)
+	if err != nil {
+		h.t.Fatalf("the scrape did not answer within %s: %v", scrapeDeadline, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatalf("reading the scrape: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("the scrape answered %d:\n%s", resp.StatusCode, b)
+	}
+	if !utf8.Valid(b) {
+		h.t.Fatal("the scrape is not valid UTF-8")
+	}
+	return string(b)
+}
+
+// logMark and logsSince cut the log output: logsSince(mark) is what was logged
+// after logMark returned mark.
+func (h *harness) logMark() int { return len(h.logs.String()) }
+
+func (h *harness) logsSince(mark int) string { return h.logs.String()[mark:] }
 
 func wire(t time.Time) string { return t.In(bogota).Format("20060102150405") }

@@ -112,7 +112,11 @@ func ParseSeconds(s string) (float64, error) {
 		return 0, ErrEmpty
 	}
 	if !strings.Contains(s, ":") {
-		return parseNonNegative(s)
+		v, err := parseNonNegative(s)
+		if err != nil {
+			return 0, err
+		}
+		return bounded(s, v, MaxSeconds)
 	}
 	if strings.Count(s, ":") > 2 {
 		return 0, fmt.Errorf("duration %q: too many ':' parts", s)
@@ -134,7 +138,7 @@ func ParseSeconds(s string) (float64, error) {
 		}
 		total = total*60 + v
 		if last {
-			return total, nil
+			return bounded(s, total, MaxSeconds)
 		}
 		rest = tail
 	}
@@ -146,7 +150,26 @@ func ParseCount(s string) (float64, error) {
 	if s == "" {
 		return 0, ErrEmpty
 	}
-	return parseNonNegative(s)
+	v, err := parseNonNegative(s)
+	if err != nil {
+		return 0, err
+	}
+	return bounded(s, v, MaxCount)
+}
+
+// Plausibility bounds. A chat is closed by timeout after about a day, and the API
+// answers 31 days at most; a larger value is a fault upstream, and one such value
+// would skew every sum and average it lands in (or make them infinite).
+const (
+	MaxSeconds = 31 * 24 * 3600
+	MaxCount   = 1e9
+)
+
+func bounded(s string, v, limit float64) (float64, error) {
+	if v > limit {
+		return 0, fmt.Errorf("%q is implausibly large (more than %g)", s, limit)
+	}
+	return v, nil
 }
 
 func parseNonNegative(s string) (float64, error) {
