@@ -1,6 +1,7 @@
 package wolkvox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,4 +115,102 @@ func BenchmarkDecodeCapAnswerWholeBody(b *testing.B) {
 		hs.read()
 	}
 	b.ReportMetric(float64(hs.peak)/(1<<20), "heap-peak-MiB")
+}
+
+// benchSizes are the answer sizes of the decode benchmarks, up to the API's cap.
+var benchSizes = []int{1000, 10000, wolkvox.RecordCap}
+
+// generated is a generated answer of n records, made once per size.
+var generated = map[int][]byte{}
+
+func generatedAnswer(b *testing.B, n int) []byte {
+	b.Helper()
+	if body, ok := generated[n]; ok {
+		return body
+	}
+	var buf bytes.Buffer
+	if _, err := simulator.WriteAnswer(&buf, simulator.AnswerOptions{Records: n, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	generated[n] = buf.Bytes()
+	return buf.Bytes()
+}
+
+// bodyTransport answers every request with body, without a socket, so a benchmark
+// measures decoding and not the loopback.
+type bodyTransport struct{ body []byte }
+
+func (t bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{
+		StatusCode: http.StatusOK, Header: http.Header{}, Request: r,
+		Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)),
+	}, nil
+}
+
+// perRecord reports records/s and the allocations and bytes allocated per record
+// over the whole benchmark, so allocations that grow with the answer's size show.
+type perRecord struct {
+	b      *testing.B
+	before runtime.MemStats
+}
+
+func startPerRecord(b *testing.B, body []byte) *perRecord {
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	p := &perRecord{b: b}
+	runtime.ReadMemStats(&p.before)
+	b.ResetTimer()
+	return p
+}
+
+func (p *perRecord) stop(records int) {
+	p.b.StopTimer()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	total := float64(records) * float64(p.b.N)
+	p.b.ReportMetric(total/p.b.Elapsed().Seconds(), "records/s")
+	p.b.ReportMetric(float64(after.Mallocs-p.before.Mallocs)/total, "allocs/record")
+	p.b.ReportMetric(float64(after.TotalAlloc-p.before.TotalAlloc)/total, "B/record")
+}
+
+// BenchmarkDecode decodes generated answers through the client, streamed from the
+// response body. Compare with BenchmarkDecodeStdlibMaps at the same size.
+func BenchmarkDecode(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			body := generatedAnswer(b, n)
+			c := newClient(b, "https://wv0010.example", func(o *wolkvox.Options) {
+				o.MaxResponseSize = 1 << 30
+				o.Transport = bodyTransport{body}
+			})
+			p := startPerRecord(b, body)
+			for b.Loop() {
+				ans, err := c.Chats(context.Background(), windowFrom, windowTo, func(*wolkvox.Record) {})
+				if err != nil || ans.Records != n {
+					b.Fatalf("%d records, err %v", ans.Records, err)
+				}
+			}
+			p.stop(n)
+		})
+	}
+}
+
+// BenchmarkDecodeStdlibMaps is the baseline: encoding/json merely decoding the same
+// bytes, streamed, into []map[string]string.
+func BenchmarkDecodeStdlibMaps(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			body := generatedAnswer(b, n)
+			p := startPerRecord(b, body)
+			for b.Loop() {
+				var answer struct {
+					Data []map[string]string `json:"data"`
+				}
+				if err := json.NewDecoder(bytes.NewReader(body)).Decode(&answer); err != nil || len(answer.Data) != n {
+					b.Fatalf("%d records, err %v", len(answer.Data), err)
+				}
+			}
+			p.stop(n)
+		})
+	}
 }
