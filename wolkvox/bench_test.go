@@ -120,19 +120,19 @@ func BenchmarkDecodeCapAnswerWholeBody(b *testing.B) {
 // benchSizes are the answer sizes of the decode benchmarks, up to the API's cap.
 var benchSizes = []int{1000, 10000, wolkvox.RecordCap}
 
-// generated is a generated answer of n records, made once per size.
-var generated = map[int][]byte{}
+// generated holds the answers made by generatedAnswer, made once each.
+var generated = map[simulator.AnswerOptions][]byte{}
 
-func generatedAnswer(b *testing.B, n int) []byte {
+func generatedAnswer(b *testing.B, o simulator.AnswerOptions) []byte {
 	b.Helper()
-	if body, ok := generated[n]; ok {
+	if body, ok := generated[o]; ok {
 		return body
 	}
 	var buf bytes.Buffer
-	if _, err := simulator.WriteAnswer(&buf, simulator.AnswerOptions{Records: n, Seed: 1}); err != nil {
+	if _, err := simulator.WriteAnswer(&buf, o); err != nil {
 		b.Fatal(err)
 	}
-	generated[n] = buf.Bytes()
+	generated[o] = buf.Bytes()
 	return buf.Bytes()
 }
 
@@ -174,11 +174,22 @@ func (p *perRecord) stop(records int) {
 }
 
 // BenchmarkDecode decodes generated answers through the client, streamed from the
-// response body. Compare with BenchmarkDecodeStdlibMaps at the same size.
+// response body. Compare with BenchmarkDecodeStdlibMaps at the same size. The
+// php-escaped answer writes every non-ASCII character as a \u escape.
 func BenchmarkDecode(b *testing.B) {
+	cases := []simulator.AnswerOptions{}
 	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
-			body := generatedAnswer(b, n)
+		cases = append(cases, simulator.AnswerOptions{Records: n, Seed: 1})
+	}
+	cases = append(cases, simulator.AnswerOptions{Records: wolkvox.RecordCap, Seed: 1, EscapeUnicode: true})
+	for _, o := range cases {
+		name := fmt.Sprintf("records=%d", o.Records)
+		if o.EscapeUnicode {
+			name += "/php-escaped"
+		}
+		n := o.Records
+		b.Run(name, func(b *testing.B) {
+			body := generatedAnswer(b, o)
 			c := newClient(b, "https://wv0010.example", func(o *wolkvox.Options) {
 				o.MaxResponseSize = 1 << 30
 				o.Transport = bodyTransport{body}
@@ -200,7 +211,7 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkDecodeStdlibMaps(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
-			body := generatedAnswer(b, n)
+			body := generatedAnswer(b, simulator.AnswerOptions{Records: n, Seed: 1})
 			p := startPerRecord(b, body)
 			for b.Loop() {
 				var answer struct {
