@@ -71,7 +71,7 @@ var fieldNames = [numFields]string{
 	"agent_chars", "agent_anwers ", "agent_anwers", "agent_answers",
 }
 
-var foldedFieldNames = func() (out [numFields][]byte) {
+var fieldNameBytes = func() (out [numFields][]byte) {
 	for i, n := range fieldNames {
 		out[i] = []byte(n)
 	}
@@ -105,7 +105,7 @@ func fieldHash(key []byte) uint {
 func fieldOf(key []byte, nonASCII bool) int {
 	if nonASCII {
 		// Unicode folding: "\u017f" (long s) matches "s", "\u212a" (Kelvin) "k".
-		for f, name := range foldedFieldNames {
+		for f, name := range fieldNameBytes {
 			if bytes.EqualFold(key, name) {
 				return f
 			}

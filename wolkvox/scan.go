@@ -17,13 +17,13 @@ import (
 type scanner struct {
 	r     io.Reader
 	buf   []byte
-	pos   int   // next unread byte
-	end   int   // end of the bytes read
-	keep  int   // start of a token kept across refills, or -1
-	base  int64 // offset in the answer of buf[0]
-	err   error // why r has no more bytes
-	depth int   // objects and lists open around pos
-	open  []byte
+	pos   int    // next unread byte
+	end   int    // end of the bytes read
+	keep  int    // start of a token kept across refills, or -1
+	base  int64  // offset in the answer of buf[0]
+	err   error  // why r has no more bytes
+	depth int    // objects and lists open around pos
+	open  []byte // the objects and lists skip is inside: '{' or '['
 }
 
 const (
