@@ -1,6 +1,7 @@
 package wolkvox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,4 +115,113 @@ func BenchmarkDecodeCapAnswerWholeBody(b *testing.B) {
 		hs.read()
 	}
 	b.ReportMetric(float64(hs.peak)/(1<<20), "heap-peak-MiB")
+}
+
+// benchSizes are the answer sizes of the decode benchmarks, up to the API's cap.
+var benchSizes = []int{1000, 10000, wolkvox.RecordCap}
+
+// generated holds the answers made by generatedAnswer, made once each.
+var generated = map[simulator.AnswerOptions][]byte{}
+
+func generatedAnswer(b *testing.B, o simulator.AnswerOptions) []byte {
+	b.Helper()
+	if body, ok := generated[o]; ok {
+		return body
+	}
+	var buf bytes.Buffer
+	if _, err := simulator.WriteAnswer(&buf, o); err != nil {
+		b.Fatal(err)
+	}
+	generated[o] = buf.Bytes()
+	return buf.Bytes()
+}
+
+// bodyTransport answers every request with body, without a socket, so a benchmark
+// measures decoding and not the loopback.
+type bodyTransport struct{ body []byte }
+
+func (t bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{
+		StatusCode: http.StatusOK, Header: http.Header{}, Request: r,
+		Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)),
+	}, nil
+}
+
+// perRecord reports records/s and the allocations and bytes allocated per record
+// over the whole benchmark, so allocations that grow with the answer's size show.
+type perRecord struct {
+	b      *testing.B
+	before runtime.MemStats
+}
+
+func startPerRecord(b *testing.B, body []byte) *perRecord {
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	p := &perRecord{b: b}
+	runtime.ReadMemStats(&p.before)
+	b.ResetTimer()
+	return p
+}
+
+func (p *perRecord) stop(records int) {
+	p.b.StopTimer()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	total := float64(records) * float64(p.b.N)
+	p.b.ReportMetric(total/p.b.Elapsed().Seconds(), "records/s")
+	p.b.ReportMetric(float64(after.Mallocs-p.before.Mallocs)/total, "allocs/record")
+	p.b.ReportMetric(float64(after.TotalAlloc-p.before.TotalAlloc)/total, "B/record")
+}
+
+// BenchmarkDecode decodes generated answers through the client, streamed from the
+// response body. Compare with BenchmarkDecodeStdlibMaps at the same size. The
+// php-escaped answer writes every non-ASCII character as a \u escape.
+func BenchmarkDecode(b *testing.B) {
+	cases := []simulator.AnswerOptions{}
+	for _, n := range benchSizes {
+		cases = append(cases, simulator.AnswerOptions{Records: n, Seed: 1})
+	}
+	cases = append(cases, simulator.AnswerOptions{Records: wolkvox.RecordCap, Seed: 1, EscapeUnicode: true})
+	for _, o := range cases {
+		name := fmt.Sprintf("records=%d", o.Records)
+		if o.EscapeUnicode {
+			name += "/php-escaped"
+		}
+		n := o.Records
+		b.Run(name, func(b *testing.B) {
+			body := generatedAnswer(b, o)
+			c := newClient(b, "https://wv0010.example", func(o *wolkvox.Options) {
+				o.MaxResponseSize = 1 << 30
+				o.Transport = bodyTransport{body}
+			})
+			p := startPerRecord(b, body)
+			for b.Loop() {
+				ans, err := c.Chats(context.Background(), windowFrom, windowTo, func(*wolkvox.Record) {})
+				if err != nil || ans.Records != n {
+					b.Fatalf("%d records, err %v", ans.Records, err)
+				}
+			}
+			p.stop(n)
+		})
+	}
+}
+
+// BenchmarkDecodeStdlibMaps is the baseline: encoding/json merely decoding the same
+// bytes, streamed, into []map[string]string.
+func BenchmarkDecodeStdlibMaps(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			body := generatedAnswer(b, simulator.AnswerOptions{Records: n, Seed: 1})
+			p := startPerRecord(b, body)
+			for b.Loop() {
+				var answer struct {
+					Data []map[string]string `json:"data"`
+				}
+				if err := json.NewDecoder(bytes.NewReader(body)).Decode(&answer); err != nil || len(answer.Data) != n {
+					b.Fatalf("%d records, err %v", len(answer.Data), err)
+				}
+			}
+			p.stop(n)
+		})
+	}
 }

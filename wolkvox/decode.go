@@ -33,104 +33,155 @@ func (e envelope) text() string {
 
 // decodeAnswer reads a 200 answer as a stream, record by record, so a large answer
 // is never held in memory. data may be a list, a single object, null or missing.
+// Each record is passed to each as soon as it is read.
 func decodeAnswer(r io.Reader, each func(*Record)) (int, envelope, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
+	return decodeWith(newScanner(r, scanBufSize), each)
+}
+
+func decodeWith(s *scanner, each func(*Record)) (int, envelope, error) {
 	var env envelope
-	if err := expectDelim(dec, '{'); err != nil {
+	if err := s.expect('{', "where the answer's object should start"); err != nil {
 		return 0, env, fmt.Errorf("answer is not a JSON object: %w", err)
 	}
+	s.depth = 1
+	c, err := s.peek()
+	if err != nil {
+		return 0, env, err
+	}
+	if c == '}' {
+		s.pos++
+		return 0, env, nil
+	}
 	n := 0
-	for dec.More() {
-		key, err := objectKey(dec)
-		if err != nil {
+	var key []byte
+	for {
+		if key, err = s.readString(key[:0]); err != nil {
 			return n, env, err
 		}
-		if strings.ToLower(strings.TrimSpace(key)) == "data" {
+		if err := s.expect(':', "after a key"); err != nil {
+			return n, env, err
+		}
+		name := strings.ToLower(strings.TrimSpace(string(key)))
+		switch name {
+		case "data":
 			if env.dataPassed {
 				return n, env, errors.New("data appears twice")
 			}
 			env.dataPassed = true
-			if err := decodeData(dec, each, &n); err != nil {
+			if err := decodeData(s, each, &n); err != nil {
 				return n, env, fmt.Errorf("record %d: %w", n+1, err)
 			}
+		case "code", "error", "msg", "message":
+			raw, err := s.capture()
+			if err != nil {
+				return n, env, fmt.Errorf("field %s: %w", name, err)
+			}
+			env.set(name, raw)
+		default:
+			if err := s.skip(); err != nil {
+				return n, env, err
+			}
+		}
+		c, err := s.peek()
+		if err != nil {
+			return n, env, err
+		}
+		s.pos++
+		switch c {
+		case ',':
 			continue
+		case '}':
+			// Whatever follows the object is not read, as encoding/json's Decoder does.
+			return n, env, nil
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return n, env, fmt.Errorf("field %q: %w", key, err)
-		}
-		env.set(key, raw)
+		s.pos--
+		return n, env, s.syntaxError("after a value in the answer's object")
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return n, env, err
-	}
-	return n, env, nil
 }
 
-func decodeData(dec *json.Decoder, each func(*Record), n *int) error {
-	tok, err := dec.Token()
+func decodeData(s *scanner, each func(*Record), n *int) error {
+	c, err := s.peek()
 	if err != nil {
 		return err
 	}
-	switch tok {
-	case nil:
-		return nil
-	case json.Delim('{'):
+	var d recordDecoder
+	switch c {
+	case 'n':
+		return s.literal("null")
+	case '{':
 		// A single record sent as an object instead of a list.
-		rec, err := decodeOpenedRecord(dec)
+		rec, err := d.decode(s)
 		if err != nil {
 			return err
 		}
 		*n++
 		each(rec)
 		return nil
-	case json.Delim('['):
+	case '[':
 	default:
-		return fmt.Errorf("data is %v, not a list or an object", tok)
+		return fmt.Errorf("data is %s, not a list or an object", kind(c))
 	}
-	for dec.More() {
-		var w wireRecord
-		if err := dec.Decode(&w); err != nil {
+	s.pos++
+	if err := s.push(); err != nil {
+		return err
+	}
+	if c, err = s.peek(); err != nil {
+		return err
+	}
+	if c == ']' {
+		s.pos++
+		s.depth--
+		return nil
+	}
+	for {
+		switch c {
+		case 'n':
+			// A null element carries no chat.
+			if err := s.literal("null"); err != nil {
+				return err
+			}
+		case '{':
+			rec, err := d.decode(s)
+			if err != nil {
+				return err
+			}
+			*n++
+			each(rec)
+		default:
+			return fmt.Errorf("a record is %s, not an object", kind(c))
+		}
+		if c, err = s.peek(); err != nil {
 			return err
 		}
-		if !w.present {
-			continue // a null element carries no chat
+		s.pos++
+		switch c {
+		case ',':
+			if c, err = s.peek(); err != nil {
+				return err
+			}
+			continue
+		case ']':
+			s.depth--
+			return nil
 		}
-		*n++
-		each(w.record())
+		s.pos--
+		return s.syntaxError("after a record")
 	}
-	return expectDelim(dec, ']')
 }
 
-// decodeOpenedRecord reads a record whose opening brace the decoder already took. It
-// is rare (a single record sent as an object), so it re-assembles the object and
-// decodes it like any other.
-func decodeOpenedRecord(dec *json.Decoder) (*Record, error) {
-	fields := map[string]json.RawMessage{}
-	for dec.More() {
-		key, err := objectKey(dec)
-		if err != nil {
-			return nil, err
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("field %q: %w", key, err)
-		}
-		fields[key] = raw
+// kind names the JSON value that starts with c, for errors that must not quote it.
+func kind(c byte) string {
+	switch {
+	case c == '"':
+		return "a string"
+	case c == '[':
+		return "a list"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == '-' || '0' <= c && c <= '9':
+		return "a number"
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, err
-	}
-	obj, err := json.Marshal(fields)
-	if err != nil {
-		return nil, err
-	}
-	var w wireRecord
-	if err := json.Unmarshal(obj, &w); err != nil {
-		return nil, err
-	}
-	return w.record(), nil
+	return fmt.Sprintf("not JSON (%q)", c)
 }
 
 // rawText turns a JSON value into text: strings unquoted, null empty, anything else
@@ -180,27 +231,4 @@ func parseEnvelope(raw []byte) (envelope, bool) {
 		env.set(k, v)
 	}
 	return env, env.isWolkvox
-}
-
-func objectKey(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", err
-	}
-	key, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("expected an object key, got %v", tok)
-	}
-	return key, nil
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != want {
-		return fmt.Errorf("expected %q, got %v", want, tok)
-	}
-	return nil
 }

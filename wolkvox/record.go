@@ -1,18 +1,25 @@
 package wolkvox
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Record is one chat of the chat_1 report, reduced to the fields the exporter uses.
 // Customer personal data (name, email, phone, ids, comments) is never decoded, so it
-// never reaches memory beyond the decoder's buffer. Values stay raw text: the API
-// sends every value as a string, and each is parsed where it is used.
+// never reaches memory beyond the decoder's buffer. Values stay raw text, each
+// parsed where it is used: the API sends every value as a string. A JSON string
+// gives its text (bad UTF-8 reads as U+FFFD), null or a missing key gives "", and
+// any other value is kept as written, so a number parses and an object does not.
+//
+// A Record and its strings are the receiver's to keep: the decoder reuses none of
+// them. ConnID has an allocation of its own, as it is kept long after the record;
+// the other strings share one allocation per record.
 type Record struct {
 	ConnID            string
 	Channel           string
@@ -32,72 +39,264 @@ type Record struct {
 	AgentAnswers      string // "agent_anwers " on the wire, or "agent_answers"
 }
 
-// wireRecord is a record as the API sends it. Only the fields the exporter uses are
-// decoded; unknown ones, customer data among them, are skipped. encoding/json matches
-// keys without regard to case, so "ASA" and "asa" both land in AnswerDelay.
-type wireRecord struct {
-	ConnID            text `json:"conn_id"`
-	Channel           text `json:"channel"`
-	Date              text `json:"date"`
-	SkillID           text `json:"skill_id"`
-	AgentID           text `json:"agent_id"`
-	AgentName         text `json:"agent_name"`
-	CodAct            text `json:"cod_act"`
-	CodActDescription text `json:"description_cod_act"`
-	Feeling           text `json:"feeling"`
-	LastParticipant   text `json:"last_participant_who_spoke"`
-	AnswerDelay       text `json:"ASA"`
-	Duration          text `json:"chat_duration"`
-	HandleTime        text `json:"time_on_agent"`
-	CustomerChars     text `json:"customer_chars"`
-	AgentChars        text `json:"agent_chars"`
+// The fields of a record the exporter keeps, in the order of fieldNames.
+const (
+	fConnID = iota
+	fChannel
+	fDate
+	fSkillID
+	fAgentID
+	fAgentName
+	fCodAct
+	fCodActDescription
+	fFeeling
+	fLastParticipant
+	fAnswerDelay
+	fDuration
+	fHandleTime
+	fCustomerChars
+	fAgentChars
 	// The documented key is misspelled and has a trailing space; one client reads
-	// "agent_answers". Any of them fills AgentAnswers.
-	AgentAnwersSpace text `json:"agent_anwers "`
-	AgentAnwers      text `json:"agent_anwers"`
-	AgentAnswers     text `json:"agent_answers"`
+	// "agent_answers". The first of them that is not empty fills AgentAnswers.
+	fAgentAnwersSpace
+	fAgentAnwers
+	fAgentAnswers
+	numFields
+)
 
-	present bool // false for a JSON null
+// fieldNames are the keys of the kept fields as the API spells them.
+var fieldNames = [numFields]string{
+	"conn_id", "channel", "date", "skill_id", "agent_id", "agent_name", "cod_act", "description_cod_act",
+	"feeling", "last_participant_who_spoke", "ASA", "chat_duration", "time_on_agent", "customer_chars",
+	"agent_chars", "agent_anwers ", "agent_anwers", "agent_answers",
 }
 
-// UnmarshalJSON tells a null element from an object, then decodes the fields.
-func (w *wireRecord) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil
+var fieldNameBytes = func() (out [numFields][]byte) {
+	for i, n := range fieldNames {
+		out[i] = []byte(n)
 	}
-	type plain wireRecord
-	if err := json.Unmarshal(b, (*plain)(w)); err != nil {
-		return err
+	return out
+}()
+
+// fieldSlots maps fieldHash of a name in lower case to its field plus one.
+var fieldSlots = func() (slots [64]int8) {
+	for f, name := range fieldNames {
+		h := fieldHash([]byte(strings.ToLower(name)))
+		if slots[h] != 0 {
+			panic("fieldHash: " + name + " collides with " + fieldNames[slots[h]-1])
+		}
+		slots[h] = int8(f + 1)
 	}
-	w.present = true
-	return nil
+	return slots
+}()
+
+// fieldHash tells the kept fields apart by length and three bytes, ignoring ASCII
+// case. Other keys may share a slot; the name is compared after.
+func fieldHash(key []byte) uint {
+	n := uint(len(key))
+	if n == 0 {
+		return 0
+	}
+	return (n + uint(key[0]|0x20) + uint(key[n-1]|0x20)*3 + uint(key[n/2]|0x20)*11) & 63
 }
 
-func (w *wireRecord) record() *Record {
-	answers := w.AgentAnwersSpace
-	for _, alt := range []text{w.AgentAnwers, w.AgentAnswers} {
-		if answers == "" {
-			answers = alt
+// fieldOf returns the field a key fills, or -1. Keys match without regard to case,
+// as encoding/json matches them, so "ASA" and "asa" both fill AnswerDelay.
+func fieldOf(key []byte, nonASCII bool) int {
+	if nonASCII {
+		// Unicode folding: "\u017f" (long s) matches "s", "\u212a" (Kelvin) "k".
+		for f, name := range fieldNameBytes {
+			if bytes.EqualFold(key, name) {
+				return f
+			}
+		}
+		return -1
+	}
+	f := int(fieldSlots[fieldHash(key)]) - 1
+	if f < 0 {
+		return -1
+	}
+	name := fieldNames[f]
+	if len(key) != len(name) {
+		return -1
+	}
+	if string(key) == name {
+		return f
+	}
+	for i, c := range key {
+		if lowerASCII(c) != lowerASCII(name[i]) {
+			return -1
 		}
 	}
-	return &Record{
-		ConnID: string(w.ConnID), Channel: string(w.Channel), Date: string(w.Date), SkillID: string(w.SkillID),
-		AgentID: string(w.AgentID), AgentName: string(w.AgentName), CodAct: string(w.CodAct),
-		CodActDescription: string(w.CodActDescription), Feeling: string(w.Feeling),
-		LastParticipant: string(w.LastParticipant), AnswerDelay: string(w.AnswerDelay), Duration: string(w.Duration),
-		HandleTime: string(w.HandleTime), CustomerChars: string(w.CustomerChars), AgentChars: string(w.AgentChars),
-		AgentAnswers: string(answers),
+	return f
+}
+
+// recordDecoder reads records, reusing its buffers from one record to the next.
+type recordDecoder struct {
+	text  []byte               // the kept values of the record being read
+	spans [numFields][2]uint32 // where each field's value is in text
+	key   []byte               // an unescaped key
+}
+
+// decode reads the object at pos as a record. Only the kept fields are copied out
+// of the scanner's buffer; a field given twice keeps its last value, as
+// encoding/json does.
+func (d *recordDecoder) decode(s *scanner) (*Record, error) {
+	s.pos++ // '{'
+	if err := s.push(); err != nil {
+		return nil, err
+	}
+	d.text = d.text[:0]
+	d.spans = [numFields][2]uint32{}
+	c, err := s.peek()
+	if err != nil {
+		return nil, err
+	}
+	if c == '}' {
+		s.pos++
+		s.depth--
+		return d.record(), nil
+	}
+	for {
+		f, err := d.field(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.expect(':', "after a key"); err != nil {
+			return nil, err
+		}
+		switch {
+		case f < 0 && s.pos < s.end && s.buf[s.pos] == '"':
+			// Most unknown values are strings: pass over them without skip's stack.
+			s.pos++
+			_, _, err = s.scanString()
+		case f < 0:
+			err = s.skip()
+		default:
+			err = d.value(s, f)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c, err = s.peek(); err != nil {
+			return nil, err
+		}
+		s.pos++
+		switch c {
+		case ',':
+			continue
+		case '}':
+			s.depth--
+			return d.record(), nil
+		}
+		s.pos--
+		return nil, s.syntaxError("after a value in a record")
 	}
 }
 
-// text is a value kept as text whether the server sent a string, a number or null;
-// anything else is kept as written, so it fails to parse as a number later.
-type text string
+// field reads a key and returns the field it fills, or -1.
+func (d *recordDecoder) field(s *scanner) (int, error) {
+	if err := s.expect('"', "where a key should start"); err != nil {
+		return -1, err
+	}
+	s.keep = s.pos
+	escaped, nonASCII, err := s.scanString()
+	start := s.keep
+	s.keep = -1
+	if err != nil {
+		return -1, err
+	}
+	key := s.buf[start : s.pos-1]
+	if escaped {
+		d.key = appendString(d.key[:0], key, true, nonASCII)
+		key = d.key
+		nonASCII = !isASCII(key)
+	}
+	return fieldOf(key, nonASCII), nil
+}
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *text) UnmarshalJSON(b []byte) error {
-	*t = text(rawText(b))
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// value reads the value of field f: a string's text, nothing for null, and any
+// other value as written, so a number reads as text and an object fails to parse
+// as one.
+func (d *recordDecoder) value(s *scanner, f int) error {
+	c, err := s.peek()
+	if err != nil {
+		return err
+	}
+	start := len(d.text)
+	switch c {
+	case '"':
+		s.pos++
+		s.keep = s.pos
+		escaped, nonASCII, err := s.scanString()
+		from := s.keep
+		s.keep = -1
+		if err != nil {
+			return err
+		}
+		d.text = appendString(d.text, s.buf[from:s.pos-1], escaped, nonASCII)
+	case 'n':
+		if err := s.literal("null"); err != nil {
+			return err
+		}
+	default:
+		raw, err := s.capture()
+		if err != nil {
+			return err
+		}
+		d.text = append(d.text, raw...)
+	}
+	d.spans[f] = [2]uint32{uint32(start), uint32(len(d.text))}
 	return nil
+}
+
+// record builds the Record read. Its strings share one allocation, except ConnID,
+// which callers keep long after the record (to count each chat once) and so gets
+// its own.
+func (d *recordDecoder) record() *Record {
+	all := string(d.text)
+	get := func(f int) string { return all[d.spans[f][0]:d.spans[f][1]] }
+	answers := get(fAgentAnwersSpace)
+	if answers == "" {
+		answers = get(fAgentAnwers)
+	}
+	if answers == "" {
+		answers = get(fAgentAnswers)
+	}
+	return &Record{
+		ConnID:            string(d.text[d.spans[fConnID][0]:d.spans[fConnID][1]]),
+		Channel:           get(fChannel),
+		Date:              get(fDate),
+		SkillID:           get(fSkillID),
+		AgentID:           get(fAgentID),
+		AgentName:         get(fAgentName),
+		CodAct:            get(fCodAct),
+		CodActDescription: get(fCodActDescription),
+		Feeling:           get(fFeeling),
+		LastParticipant:   get(fLastParticipant),
+		AnswerDelay:       get(fAnswerDelay),
+		Duration:          get(fDuration),
+		HandleTime:        get(fHandleTime),
+		CustomerChars:     get(fCustomerChars),
+		AgentChars:        get(fAgentChars),
+		AgentAnswers:      answers,
+	}
 }
 
 // ErrEmpty reports a field that holds no value.

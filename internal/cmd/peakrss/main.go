@@ -1,0 +1,150 @@
+// Command peakrss ingests generated chat_1 answers through the whole pipeline (a
+// loopback upstream that generates the answer as it sends it, the API client, the
+// collector) and reports how long it took and the process's peak resident set
+// size. scripts/peak-rss.sh runs it under /usr/bin/time -v.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+)
+
+const configYAML = `
+operations:
+  - name: main
+    server: "0010"
+    token: peak-rss-token
+    base_url: %s
+    agent_metrics: true
+    min_interval: 5m
+`
+
+func main() {
+	records := flag.Int("records", 60000, "records per answer")
+	calls := flag.Int("calls", 1, "answers to ingest, one per min_interval, each with new chats")
+	flag.Parse()
+	if err := run(*records, *calls); err != nil {
+		fmt.Fprintln(os.Stderr, "peakrss:", err)
+		os.Exit(1)
+	}
+}
+
+func run(records, calls int) error {
+	// The upstream generates each answer as it writes it: it holds no body either.
+	var (
+		mu   sync.Mutex
+		seed int64
+		sent int64
+	)
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		seed++
+		s := seed
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		n, _ := io.Copy(w, simulator.NewAnswerReader(simulator.AnswerOptions{Records: records, Seed: s}))
+		mu.Lock()
+		sent += n
+		mu.Unlock()
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: upstream, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())), ".")
+	if err != nil {
+		return err
+	}
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		return now
+	}
+	c := collector.New(log.NewNopLogger(), collector.WithClock(clock))
+	if err := c.Apply(cfg); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+
+	start := time.Now()
+	for range calls {
+		c.Refresh(context.Background())
+		clockMu.Lock()
+		now = now.Add(5 * time.Minute)
+		clockMu.Unlock()
+	}
+	elapsed := time.Since(start)
+
+	counted, err := chatsCounted(reg)
+	if err != nil {
+		return err
+	}
+	if want := float64(records * calls); counted != want {
+		return fmt.Errorf("%v chats counted, want %v", counted, want)
+	}
+	mu.Lock()
+	mb := float64(sent) / 1e6
+	mu.Unlock()
+	fmt.Printf("ingested %d records (%.1f MB) in %d call(s), %v, %.0f records/s\n",
+		records*calls, mb, calls, elapsed.Round(time.Millisecond), float64(records*calls)/elapsed.Seconds())
+	if hwm, err := peakRSS(); err == nil {
+		fmt.Printf("peak RSS (VmHWM): %s\n", hwm)
+	}
+	return nil
+}
+
+func chatsCounted(reg *prometheus.Registry) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "wolkvox_chats_total" {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total, nil
+}
+
+// peakRSS reads the kernel's high-water mark of the process's resident set (Linux).
+func peakRSS() (string, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", errors.New("no VmHWM in /proc/self/status")
+}

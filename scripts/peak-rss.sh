@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Peak resident memory of the whole process while it ingests a generated chat_1 answer
+# through the full pipeline: a loopback upstream generating the answer as it sends it,
+# the API client's streaming decoder, and the collector.
+#
+#   scripts/peak-rss.sh [records] [calls]     # defaults: 60000 records, 1 call
+#
+# It needs GNU time's /usr/bin/time; on Debian it installs the "time" package when it
+# is missing (as root, like .ci/run does for Prometheus).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+records=${1:-60000}
+calls=${2:-1}
+
+if [ ! -x /usr/bin/time ]; then
+  echo "--- installing GNU time (Debian package)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null
+fi
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+go build -o "$dir/peakrss" ./internal/cmd/peakrss
+/usr/bin/time -v "$dir/peakrss" -records "$records" -calls "$calls" 2>"$dir/time.txt"
+grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$dir/time.txt" | sed 's/^[[:space:]]*//'

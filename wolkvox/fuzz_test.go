@@ -1,0 +1,191 @@
+package wolkvox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// refRecord lets encoding/json match keys to the kept fields, with its own rules:
+// exact name first, else without regard to case (Unicode folding included), and the
+// last of repeated keys wins.
+type refRecord struct {
+	ConnID            json.RawMessage `json:"conn_id"`
+	Channel           json.RawMessage `json:"channel"`
+	Date              json.RawMessage `json:"date"`
+	SkillID           json.RawMessage `json:"skill_id"`
+	AgentID           json.RawMessage `json:"agent_id"`
+	AgentName         json.RawMessage `json:"agent_name"`
+	CodAct            json.RawMessage `json:"cod_act"`
+	CodActDescription json.RawMessage `json:"description_cod_act"`
+	Feeling           json.RawMessage `json:"feeling"`
+	LastParticipant   json.RawMessage `json:"last_participant_who_spoke"`
+	AnswerDelay       json.RawMessage `json:"ASA"`
+	Duration          json.RawMessage `json:"chat_duration"`
+	HandleTime        json.RawMessage `json:"time_on_agent"`
+	CustomerChars     json.RawMessage `json:"customer_chars"`
+	AgentChars        json.RawMessage `json:"agent_chars"`
+	AgentAnwersSpace  json.RawMessage `json:"agent_anwers "`
+	AgentAnwers       json.RawMessage `json:"agent_anwers"`
+	AgentAnswers      json.RawMessage `json:"agent_answers"`
+}
+
+// refText normalises a value the way Record keeps it: a string's text (decoded by
+// encoding/json, so bad UTF-8 becomes U+FFFD), nothing for null or a missing key,
+// and anything else as written.
+func refText(raw json.RawMessage) string {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return ""
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			panic(err) // raw was checked as part of the whole answer
+		}
+		return s
+	}
+	return string(raw)
+}
+
+func refRecordOf(raw json.RawMessage) (Record, error) {
+	var r refRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Record{}, err
+	}
+	answers := refText(r.AgentAnwersSpace)
+	for _, alt := range []json.RawMessage{r.AgentAnwers, r.AgentAnswers} {
+		if answers == "" {
+			answers = refText(alt)
+		}
+	}
+	return Record{
+		ConnID: refText(r.ConnID), Channel: refText(r.Channel), Date: refText(r.Date), SkillID: refText(r.SkillID),
+		AgentID: refText(r.AgentID), AgentName: refText(r.AgentName), CodAct: refText(r.CodAct),
+		CodActDescription: refText(r.CodActDescription), Feeling: refText(r.Feeling),
+		LastParticipant: refText(r.LastParticipant), AnswerDelay: refText(r.AnswerDelay), Duration: refText(r.Duration),
+		HandleTime: refText(r.HandleTime), CustomerChars: refText(r.CustomerChars), AgentChars: refText(r.AgentChars),
+		AgentAnswers: answers,
+	}, nil
+}
+
+// refDecode is the reference decoder: encoding/json checks the whole answer, then
+// walks it into generic values (raw values, in order), normalised as above.
+func refDecode(in []byte) ([]Record, envelope, error) {
+	var env envelope
+	// Decoder.Decode, not Unmarshal: what follows the answer's object is not read.
+	var top json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(in)).Decode(&top); err != nil {
+		return nil, env, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(top))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, env, fmt.Errorf("not an object: %v", tok)
+	}
+	var recs []Record
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, env, err
+		}
+		key := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, env, err
+		}
+		if strings.ToLower(strings.TrimSpace(key)) != "data" {
+			env.set(key, raw)
+			continue
+		}
+		if env.dataPassed {
+			return nil, env, errors.New("data appears twice")
+		}
+		env.dataPassed = true
+		var list []json.RawMessage
+		switch raw[0] {
+		case 'n':
+		case '{':
+			list = []json.RawMessage{raw}
+		case '[':
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return nil, env, err
+			}
+		default:
+			return nil, env, errors.New("data is not a list or an object")
+		}
+		for _, elem := range list {
+			switch elem[0] {
+			case 'n':
+				continue
+			case '{':
+			default:
+				return nil, env, errors.New("a record is not an object")
+			}
+			r, err := refRecordOf(elem)
+			if err != nil {
+				return nil, env, err
+			}
+			recs = append(recs, r)
+		}
+	}
+	return recs, env, nil
+}
+
+// FuzzDecodeAnswer checks the streaming decoder against refDecode: the same error
+// or success, the same records with the same kept fields, the same envelope. Each
+// input is read whole through the usual buffer, and one byte per read through a
+// tiny buffer, so tokens straddle refills and the buffer grows.
+//
+// Where the reference and the old encoding/json decoder differ, the reference
+// states the intended semantics:
+//   - an unescaped string with bad UTF-8 now reads with U+FFFD, as an escaped one
+//     always did (the old fast path kept the bytes);
+//   - data sent as a single object reads like a list element: keys in document
+//     order, the last repeated key wins (the old path re-sorted the keys first);
+//   - the nesting limit counts from the answer's object, as encoding/json does on a
+//     whole document (the old decoder counted from each record).
+func FuzzDecodeAnswer(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, wantEnv, wantErr := refDecode(in)
+		for _, read := range []struct {
+			name string
+			s    *scanner
+		}{
+			{"whole", newScanner(bytes.NewReader(in), scanBufSize)},
+			{"bytewise", newScanner(iotest.OneByteReader(bytes.NewReader(in)), 3)},
+		} {
+			var got []Record
+			n, env, err := decodeWith(read.s, func(r *Record) { got = append(got, *r) })
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("%s: err %v, reference err %v", read.name, err, wantErr)
+			}
+			if err != nil {
+				continue
+			}
+			if n != len(got) || len(got) != len(want) {
+				t.Fatalf("%s: %d records (%d passed on), reference %d", read.name, n, len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: record %d:\n got %+v\nwant %+v", read.name, i+1, got[i], want[i])
+				}
+			}
+			if env != wantEnv {
+				t.Fatalf("%s: envelope %+v, reference %+v", read.name, env, wantEnv)
+			}
+		}
+	})
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wolkvox_test
+
+const raceEnabled = false
