@@ -30,7 +30,7 @@ func newBatch(s *settings, base *state) *batch {
 		base:       base,
 		generation: base.generation,
 		tally:      newTally(s.buckets),
-		ids:        map[uint64]struct{}{},
+		ids:        make(map[uint64]struct{}, base.lastRecords), // answers are alike in size
 		staged:     map[string]map[string]struct{}{},
 		labels:     map[string]map[string]string{},
 		pairs:      map[string]map[[2]string][2]string{},

@@ -409,7 +409,7 @@ func faultCases() []faultCase {
 		},
 		{
 			name: "truncated JSON", fault: respond(200, jsonType, `{"code":200,"error":null,"data":[`+record("cut-1")+`,{"conn_id":"cut-2","chan`),
-			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: unexpected EOF", warns: true,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: answer ends early", warns: true,
 		},
 		{
 			name: "HTML error page with status 200", fault: respond(200, htmlType, htmlPage),
@@ -512,7 +512,7 @@ func faultCases() []faultCase {
 			// A list element that is not an object fails the whole answer today (see
 			// the report); the records before it must not count.
 			name: "record that is a string", fault: respond(200, jsonType, answer(record("o-1"), `"o-2"`, record("o-3"))),
-			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: json: cannot unmarshal string", warns: true,
+			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: a record is a string, not an object", warns: true,
 		},
 		{
 			name: "invalid UTF-8", extraConfig: "    agent_metrics: true\n",

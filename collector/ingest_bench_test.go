@@ -76,7 +76,7 @@ func BenchmarkIngest(b *testing.B) {
 
 			// Every generated chat has its own conn_id: each is counted once.
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(c)
+			reg.MustRegister(c.ChatMetrics())
 			mfs, err := reg.Gather()
 			if err != nil {
 				b.Fatal(err)

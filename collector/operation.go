@@ -290,10 +290,6 @@ func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Tim
 	}
 	next.tally.merge(b.tally, born)
 	next.limiter.commit(b.staged)
-	end := to.Unix()
-	for id := range b.ids {
-		next.seen[id] = end
-	}
 	if skipped > 0 {
 		next.skippedSeconds += skipped.Seconds()
 		level.Warn(o.logger).Log("msg", "the gap since the last query is longer than max_catchup: chats that closed in the skipped part are not counted",
@@ -329,13 +325,19 @@ func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Tim
 		}
 	}
 	// A chat first seen in a window ending before the cursor can no longer be
-	// returned: its close time is at most that end.
-	cursor := next.cursor.Unix()
+	// returned: its close time is at most that end. The new chats' window ends at
+	// or after the cursor.
+	cursor, end := next.cursor.Unix(), to.Unix()
+	seen := make(map[uint64]int64, len(next.seen)+len(b.ids))
 	for id, firstSeen := range next.seen {
-		if firstSeen < cursor {
-			delete(next.seen, id)
+		if firstSeen >= cursor {
+			seen[id] = firstSeen
 		}
 	}
+	for id := range b.ids {
+		seen[id] = end
+	}
+	next.seen = seen
 }
 
 // save writes st to storage, if it is on. A failure is counted and logged once

@@ -18,7 +18,8 @@ type state struct {
 	tally   *tally
 	limiter *labelLimiter
 	// seen maps the hash of each counted conn_id to the Unix end of the window that
-	// first returned it.
+	// first returned it. It is never modified once set: a commit builds a new one,
+	// so copies of the state share it.
 	seen map[uint64]int64
 	// cursor is the start of the next window; zero before the first success.
 	cursor time.Time
@@ -57,12 +58,12 @@ func newState(s *settings) *state {
 	}
 }
 
-// clone returns a deep copy that the next call or reload may change.
+// clone returns a copy that the next call or reload may change; only seen is
+// shared, as no one modifies it.
 func (st *state) clone() *state {
 	c := *st
 	c.tally = st.tally.clone()
 	c.limiter = st.limiter.clone()
-	c.seen = maps.Clone(st.seen)
 	c.requests = maps.Clone(st.requests)
 	c.callTime = st.callTime.clone()
 	return &c
