@@ -22,5 +22,8 @@ fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/peakrss" ./internal/cmd/peakrss
-/usr/bin/time -v "$dir/peakrss" -records "$records" -calls "$calls" 2>"$dir/time.txt"
+if ! /usr/bin/time -v "$dir/peakrss" -records "$records" -calls "$calls" 2>"$dir/time.txt"; then
+  cat "$dir/time.txt" >&2
+  exit 1
+fi
 grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$dir/time.txt" | sed 's/^[[:space:]]*//'
