@@ -232,7 +232,9 @@ func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (A
 	}
 	detail := env.text()
 	if !isWolkvox {
-		detail = "answer is not Wolkvox JSON: " + snippet(raw)
+		// Redact before the snippet is cut and quoted, either of which would leave
+		// part of an echoed token that redact no longer recognizes.
+		detail = "answer is not Wolkvox JSON: " + snippet([]byte(c.redact(string(raw))))
 	}
 	return Answer{}, &Error{Result: result, Status: status, Detail: c.redact(detail)}
 }

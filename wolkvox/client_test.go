@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -347,18 +348,57 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// A server or proxy that echoes the token back must not get it into an error.
+// A server or proxy that echoes the token back must not get it, nor any piece of it,
+// into an error.
 func TestErrorRedactsEchoedToken(t *testing.T) {
-	for _, status := range []int{200, 403, 502} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"code": 403, "error": "PLEASE VALIDATE TOKEN %s", "msg": "token %s"}`, r.Header.Get("wolkvox-token"), r.Header.Get("wolkvox-token"))
-		}))
-		_, _, err := query(t, newClient(t, srv.URL))
-		srv.Close()
-		if err == nil || strings.Contains(err.Error(), testToken) {
-			t.Fatalf("status %d: error %v holds the token or is missing", status, err)
-		}
+	wolkvoxJSON := func(tok string) string {
+		return `{"code": 403, "error": "PLEASE VALIDATE TOKEN ` + tok + `", "msg": "token ` + tok + `"}`
+	}
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   func(tok string) string
+		token  string // "" means testToken
+	}{
+		{"Wolkvox JSON in a 200", http.StatusOK, wolkvoxJSON, ""},
+		{"Wolkvox JSON in a 403", http.StatusForbidden, wolkvoxJSON, ""},
+		{"Wolkvox JSON in a 502", http.StatusBadGateway, wolkvoxJSON, ""},
+		// The error quotes the first 120 characters of a body that is not JSON.
+		{"HTML cut in the middle of the token", http.StatusBadGateway, func(tok string) string {
+			return "<html><body>" + strings.Repeat("x", 120-12-len(tok)/2) + tok + "</body></html>"
+		}, ""},
+		{"HTML cut right after the token", http.StatusBadGateway, func(tok string) string {
+			return "<html><body>" + strings.Repeat("x", 120-12-len(tok)) + tok + "</body></html>"
+		}, ""},
+		// The error quotes the snippet, escaping the token's quote and backslash.
+		{"text echoing a token with a quote and a backslash", http.StatusInternalServerError, func(tok string) string {
+			return "token " + tok + " refused"
+		}, `tok"3f\9a1c-secret`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body(r.Header.Get("wolkvox-token")))
+			}))
+			defer srv.Close()
+			token := testToken
+			if tc.token != "" {
+				token = tc.token
+			}
+			_, _, err := query(t, newClient(t, srv.URL, func(o *wolkvox.Options) { o.Token = config.Secret(token) }))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			const minPiece = 8
+			for i := 0; i+minPiece <= len(token); i++ {
+				if piece := token[i : i+minPiece]; strings.Contains(err.Error(), piece) {
+					t.Fatalf("error %q holds %q of the token", err, piece)
+				}
+			}
+			if !strings.Contains(err.Error(), "<secret>") {
+				t.Fatalf("error %q does not show where the token was", err)
+			}
+		})
 	}
 }
 
