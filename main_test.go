@@ -450,28 +450,3 @@ func TestDemo(t *testing.T) {
 		t.Fatal("the demo did not say it is one")
 	}
 }
-
-// --web.config.file reaches the exporter-toolkit: basic auth guards /metrics.
-func TestWebConfigBasicAuth(t *testing.T) {
-	dir := t.TempDir()
-	webConfig := filepath.Join(dir, "web.yml")
-	// bcrypt (cost 10) of "scrape-password".
-	writeFile(t, webConfig, "basic_auth_users:\n  prometheus: $2a$10$QY3.RL.5662Q53lqqesKwulvRY3J2yrFxeCoTqxAm4NXmGNyTofoy\n")
-	e := startExporter(t, "--demo", "--web.config.file="+webConfig)
-	if status, _ := e.get(t, "/metrics"); status != http.StatusUnauthorized {
-		t.Fatalf("without credentials: %d, want 401", status)
-	}
-	req, err := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth("prometheus", "scrape-password")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("with credentials: %d, want 200", resp.StatusCode)
-	}
-}
