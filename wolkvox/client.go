@@ -264,8 +264,7 @@ func (c *Client) transportError(ctx context.Context, err error) *Error {
 		return &Error{Result: ResultTimeout, Detail: "no complete answer before the request timeout", err: err}
 	}
 	// url.Error repeats the URL; the inner error is enough and keeps the text short.
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
 		err = ue.Err
 	}
 	return &Error{Result: ResultHTTPError, Detail: c.redact(err.Error()), err: err}

@@ -29,8 +29,8 @@ var bogota = func() *time.Location {
 	return loc
 }()
 
-func newClient(t testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wolkvox.Client {
-	t.Helper()
+func newClient(tb testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wolkvox.Client {
+	tb.Helper()
 	o := wolkvox.Options{
 		BaseURL:         baseURL,
 		Server:          "0010",
@@ -43,7 +43,7 @@ func newClient(t testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wol
 	}
 	c, err := wolkvox.NewClient(o)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return c
 }
@@ -58,6 +58,7 @@ func fixture(t *testing.T, name string) []byte {
 }
 
 func serveFixture(t *testing.T, status int, name string) *httptest.Server {
+	t.Helper()
 	body := fixture(t, name)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(status)
@@ -171,7 +172,7 @@ func TestRequestShape(t *testing.T) {
 	var got *http.Request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Clone(context.Background())
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(fixture(t, "not_found_empty.json"))
 	}))
 	defer srv.Close()
@@ -198,7 +199,7 @@ func TestWindowInOperationZone(t *testing.T) {
 	var dateIni string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dateIni = r.URL.Query().Get("date_ini")
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(fixture(t, "not_found_empty.json"))
 	}))
 	defer srv.Close()
@@ -228,8 +229,7 @@ func TestResponseSizeCap(t *testing.T) {
 			c := newClient(t, srv.URL, func(o *wolkvox.Options) { o.MaxResponseSize = tc.limit })
 			ans, _, err := query(t, c)
 			got := ans.Result
-			var we *wolkvox.Error
-			if errors.As(err, &we) {
+			if we, ok := errors.AsType[*wolkvox.Error](err); ok {
 				got = we.Result
 			}
 			if got != tc.want {
@@ -273,7 +273,7 @@ func TestStreamsRecords(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -293,9 +293,9 @@ func TestTimeout(t *testing.T) {
 // A redirect must never carry the token to another host.
 func TestRedirects(t *testing.T) {
 	var elsewhereHits atomic.Int32
-	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		elsewhereHits.Add(1)
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(fixture(t, "not_found_empty.json"))
 	}))
 	defer elsewhere.Close()
@@ -304,7 +304,7 @@ func TestRedirects(t *testing.T) {
 		switch r.URL.Query().Get("hop") {
 		case "":
 			if r.URL.Query().Get("date_ini") == "" {
-				http.Error(w, "bad", 400)
+				http.Error(w, "bad", http.StatusBadRequest)
 				return
 			}
 			target := srv.URL + r.URL.Path + "?" + r.URL.RawQuery + "&hop=1"
@@ -313,7 +313,7 @@ func TestRedirects(t *testing.T) {
 			}
 			http.Redirect(w, r, target, http.StatusFound)
 		default:
-			w.WriteHeader(404)
+			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write(fixture(t, "not_found_empty.json"))
 		}
 	}))
@@ -412,13 +412,17 @@ type holdingServer struct {
 }
 
 func newHoldingServer(t *testing.T) *holdingServer {
+	t.Helper()
 	h := &holdingServer{entered: make(chan struct{}, 8), release: make(chan struct{})}
 	body := fixture(t, "not_found_empty.json")
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.calls.Add(1)
 		n := h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)
-		for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+		for m := h.most.Load(); n > m; m = h.most.Load() {
+			if h.most.CompareAndSwap(m, n) {
+				break
+			}
 		}
 		h.entered <- struct{}{}
 		select {
@@ -426,7 +430,7 @@ func newHoldingServer(t *testing.T) *holdingServer {
 		case <-r.Context().Done():
 			return
 		}
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(h.Close)
