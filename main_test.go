@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,14 +36,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	exporterBin = filepath.Join(dir, "wolkvox_exporter")
-	build := exec.Command("go", "build", "-o", exporterBin, ".")
+	build := exec.Command("go", "build", "-o", exporterBin, ".") //nolint:noctx // runs before any test, with nothing to cancel it
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir) // a leftover temporary directory fails no test
 	os.Exit(code)
 }
 
@@ -111,7 +112,7 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)|^\{"addre
 func startExporter(t *testing.T, args ...string) *exporter {
 	t.Helper()
 	logs := &lockedBuffer{}
-	cmd := exec.Command(exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -161,13 +162,11 @@ func (e *exporter) get(t *testing.T, path string) (int, string) {
 
 func request(t *testing.T, method, url string, header http.Header) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +260,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".yml")
 			writeFile(t, path, tc.config)
-			cmd := exec.Command(exporterBin, "--config.check", "--config.file="+path)
+			cmd := exec.CommandContext(t.Context(), exporterBin, "--config.check", "--config.file="+path)
 			out, err := cmd.CombinedOutput()
 			code := 0
 			if err != nil {
