@@ -103,8 +103,10 @@ func TestTokenNeverShown(t *testing.T) {
 		for _, run := range []struct{ format, tokenKey string }{{"logfmt", "token_file"}, {"json", "token"}} {
 			t.Run(tc.name+"/"+run.format+","+run.tokenKey, func(t *testing.T) {
 				var upstream http.Handler = simulator.NewServer(simulator.NewTraffic(5, 600), simulator.Options{Token: secretToken})
+				var echo *tokenEcho // this run's, so that it sees only this run's calls
 				if tc.echo != nil {
-					upstream = tc.echo
+					echo = &tokenEcho{status: tc.echo.status, body: tc.echo.body, header: tc.echo.header}
+					upstream = echo
 				}
 				api := httptest.NewServer(upstream)
 				defer api.Close()
@@ -126,8 +128,8 @@ func TestTokenNeverShown(t *testing.T) {
 					}
 					outputs["GET "+path] = body
 				}
-				if tc.echo != nil {
-					if sent := tc.echo.tokens(); len(sent) == 0 || sent[0] != secretToken {
+				if echo != nil {
+					if sent := echo.tokens(); len(sent) == 0 || sent[0] != secretToken {
 						t.Fatalf("the API got tokens %q; the test proves nothing unless it got the token", sent)
 					}
 				}
@@ -149,7 +151,7 @@ func TestTokenNeverShown(t *testing.T) {
 				outputs["POST /-/reload"] = body
 
 				// The lines of the call (at debug level if it succeeded) and of the reload.
-				if tc.echo == nil {
+				if echo == nil {
 					e.logs.waitFor(t, "chat_1 query done")
 				} else {
 					e.logs.waitFor(t, "chat_1 query failed")
