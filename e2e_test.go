@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -68,7 +69,7 @@ func promBinaries(t *testing.T) (prometheus, promtool string) {
 
 func runTool(t *testing.T, dir, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := exec.CommandContext(t.Context(), name, args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -78,16 +79,23 @@ func runTool(t *testing.T, dir, name string, args ...string) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // promAPI is a Prometheus server's HTTP API.
-type promAPI struct{ base string }
+type promAPI struct {
+	ctx  context.Context // the test's
+	base string
+}
 
 type apiResponse struct {
 	Status    string          `json:"status"`
@@ -97,7 +105,11 @@ type apiResponse struct {
 }
 
 func (p promAPI) get(path string, params url.Values) (json.RawMessage, error) {
-	resp, err := http.Get(p.base + path + "?" + params.Encode())
+	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, p.base+path+"?"+params.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +277,7 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 
 	e := startExporter(t, "--demo")
 	_, exposition := e.get(t, "/metrics")
-	check := exec.Command(promtool, "check", "metrics")
+	check := exec.CommandContext(t.Context(), promtool, "check", "metrics")
 	check.Stdin = strings.NewReader(exposition)
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
@@ -294,7 +306,7 @@ scrape_configs:
 	writeFile(t, cfgPath, cfg)
 	runTool(t, dir, promtool, "check", "config", cfgPath)
 	promLog := &lockedBuffer{}
-	prom := exec.Command(prometheusBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	prom := exec.CommandContext(t.Context(), prometheusBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
 	prom.Stdout, prom.Stderr = promLog, promLog
 	if err := prom.Start(); err != nil {
@@ -307,7 +319,7 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", promLog.String())
 		}
 	})
-	api := promAPI{base: "http://" + promAddr}
+	api := promAPI{ctx: t.Context(), base: "http://" + promAddr}
 
 	// Wait until Prometheus has seen four API calls (one each 15s in demo mode) and
 	// evaluated the rules: every rate over $__rate_interval then spans new chats.

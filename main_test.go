@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,14 +36,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	exporterBin = filepath.Join(dir, "wolkvox_exporter")
-	build := exec.Command("go", "build", "-o", exporterBin, ".")
+	build := exec.Command("go", "build", "-o", exporterBin, ".") //nolint:noctx // runs before any test, with nothing to cancel it
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir) // a leftover temporary directory fails no test
 	os.Exit(code)
 }
 
@@ -50,14 +51,45 @@ const e2eToken = "e2e-token-5d2f-never-shown"
 
 // lockedBuffer holds a process's stderr while it runs.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every write
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
 	return l.b.Write(p)
+}
+
+// waitFor waits until the buffer holds s. Lines are read from the process's pipe
+// while it runs, so a line the process wrote before answering a request may not be
+// here yet when the answer is.
+func (l *lockedBuffer) waitFor(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for {
+		l.mu.Lock()
+		if strings.Contains(l.b.String(), s) {
+			l.mu.Unlock()
+			return
+		}
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("the log did not show %q within 30s:\n%s", s, l.String())
+		}
+	}
 }
 
 func (l *lockedBuffer) String() string {
@@ -73,13 +105,14 @@ type exporter struct {
 	logs *lockedBuffer
 }
 
-var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+// listeningRE finds the listening address in a logfmt or a JSON log line.
+var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)|^\{"address":"([^"]+)",.*"msg":"Listening on"`)
 
 // startExporter runs the binary on a free loopback port and waits until it listens.
 func startExporter(t *testing.T, args ...string) *exporter {
 	t.Helper()
 	logs := &lockedBuffer{}
-	cmd := exec.Command(exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +136,7 @@ func startExporter(t *testing.T, args ...string) *exporter {
 			fmt.Fprintln(logs, line)
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
 				select {
-				case addr <- m[1]:
+				case addr <- m[1] + m[2]:
 				default:
 				}
 			}
@@ -129,13 +162,11 @@ func (e *exporter) get(t *testing.T, path string) (int, string) {
 
 func request(t *testing.T, method, url string, header http.Header) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +252,7 @@ func TestConfigCheck(t *testing.T) {
 		wantOut      string
 	}{
 		{"valid", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", ""), 0, "configuration is valid: 1 operation(s)"},
+		{"valid, token inline", "operations:\n  - name: x\n    server: \"1\"\n    token: " + e2eToken + "\n", 0, "configuration is valid: 1 operation(s)"},
 		{"unknown key", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", "    colour: blue\n"), 1, "line 8: field colour not found"},
 		{"quota overspent", "operations:\n  - name: x\n    server: \"1\"\n    token_file: token\n    min_interval: 1m\n", 1, "set min_interval to at least 1m27s"},
 		{"token in yaml with whitespace", "operations:\n  - name: x\n    server: \"1\"\n    token: \"" + e2eToken + " x\"\n", 1, "whitespace"},
@@ -228,7 +260,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".yml")
 			writeFile(t, path, tc.config)
-			cmd := exec.Command(exporterBin, "--config.check", "--config.file="+path)
+			cmd := exec.CommandContext(t.Context(), exporterBin, "--config.check", "--config.file="+path)
 			out, err := cmd.CombinedOutput()
 			code := 0
 			if err != nil {
@@ -237,8 +269,8 @@ func TestConfigCheck(t *testing.T) {
 			if code != tc.wantCode || !strings.Contains(string(out), tc.wantOut) {
 				t.Fatalf("exit %d, output %q; want exit %d and %q", code, out, tc.wantCode, tc.wantOut)
 			}
-			if strings.Contains(string(out), e2eToken) {
-				t.Fatalf("the output holds the token: %s", out)
+			if piece := tokenPiece(string(out), e2eToken); piece != "" {
+				t.Fatalf("the output holds %q of the token: %s", piece, out)
 			}
 		})
 	}
@@ -415,30 +447,5 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "demo mode") {
 		t.Fatal("the demo did not say it is one")
-	}
-}
-
-// --web.config.file reaches the exporter-toolkit: basic auth guards /metrics.
-func TestWebConfigBasicAuth(t *testing.T) {
-	dir := t.TempDir()
-	webConfig := filepath.Join(dir, "web.yml")
-	// bcrypt (cost 10) of "scrape-password".
-	writeFile(t, webConfig, "basic_auth_users:\n  prometheus: $2a$10$QY3.RL.5662Q53lqqesKwulvRY3J2yrFxeCoTqxAm4NXmGNyTofoy\n")
-	e := startExporter(t, "--demo", "--web.config.file="+webConfig)
-	if status, _ := e.get(t, "/metrics"); status != http.StatusUnauthorized {
-		t.Fatalf("without credentials: %d, want 401", status)
-	}
-	req, err := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth("prometheus", "scrape-password")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("with credentials: %d, want 200", resp.StatusCode)
 	}
 }

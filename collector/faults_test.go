@@ -183,7 +183,7 @@ func record(id string, overrides ...string) string {
 		"conn_id": `"` + id + `"`, "channel": `"Web"`, "date": `"2026-11-23 09:50:00"`, "skill_id": `"12"`,
 		"agent_id": `"7"`, "agent_name": `"Luis"`, "cod_act": `"SALE"`, "description_cod_act": `"Sale closed"`,
 		"feeling": `"neutral"`, "last_participant_who_spoke": `"agent"`, "ASA": `"15"`, "chat_duration": `"00:09:00"`,
-		"time_on_agent": `"480"`, "customer_chars": `"100"`, "agent_chars": `"200"`, "agent_anwers ": `"4"`,
+		"time_on_agent": `"480"`, "customer_chars": `"100"`, "agent_chars": `"200"`, "agent_anwers ": `"4"`, //nolint:gocritic // mapKey: the API's key has this trailing space
 	}
 	keys := slices.Clone(recordKeys)
 	for i := 0; i+1 < len(overrides); i += 2 {
@@ -286,7 +286,7 @@ func trickle(env *faultEnv) http.Handler {
 // answerAfterScrape holds the call until the scrape that started it has answered,
 // then fails it with a 503: the scrape must not wait for the call.
 func answerAfterScrape(env *faultEnv) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-env.scraped:
 		case <-env.stop:
@@ -301,13 +301,13 @@ func answerAfterScrape(env *faultEnv) http.Handler {
 // resetMidBody sends the headers and part of a longer body, waits until the client
 // has read the headers, then resets the connection.
 func resetMidBody(env *faultEnv) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			env.t.Error(err)
 			return
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		body := `{"code":200,"error":null,"data":[` + record("reset-1") + `,` + record("reset-2")[:30]
 		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%s: 1\r\nContent-Length: %d\r\n\r\n%s",
 			jsonType, signalHeader, len(body)+10000, body)
@@ -499,6 +499,7 @@ func faultCases() []faultCase {
 			counted:     []string{"w-num", "w-obj", "9001", `{"id":"w-5"}`},
 			wantSkipped: mergeCounts(eachField("_invalid", 1), eachField("_empty", 1)),
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				// w-num and w-5: numbers read as values.
 				if got := h.value("wolkvox_chat_customer_characters_total", map[string]string{"channel": "web", "skill": "12"}); got != 200 {
 					t.Errorf("customer characters of web/12 = %v, want 200 (100 as a number, 100 as a string)", got)
@@ -527,6 +528,7 @@ func faultCases() []faultCase {
 			counted:     []string{"u-1", "u-\xff\xfe", "u-3"},
 			wantSkipped: map[string]float64{"answer_delay_invalid": 1},
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				if got := h.value("wolkvox_chats_total", map[string]string{"channel": "facebook"}); got == got && got != 0 {
 					t.Errorf("the repeated chat counted again under its second channel: %v", got)
 				}
@@ -550,6 +552,7 @@ func faultCases() []faultCase {
 			counted:     []string{"m-1"},
 			wantSkipped: mergeCounts(map[string]float64{"conn_id_empty": 3}, eachField("_empty", 1)),
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				unknown := map[string]string{"channel": "unknown", "skill": "unknown", "feeling": "unknown", "last_participant": "unknown"}
 				if got := h.value("wolkvox_chats_total", unknown); got != 1 {
 					t.Errorf("chats with every label unknown = %v, want 1", got)
@@ -565,11 +568,13 @@ func faultCases() []faultCase {
 			wantUp: 1, wantResult: wolkvox.ResultSuccess, wantLog: "result=success records=100000",
 			counted: hugeIDs, wantSkipped: eachField("_empty", 100000),
 			guard: func(t *testing.T, h *harness) {
+				t.Helper()
 				if n := testutil.CollectAndCount(h.coll, "wolkvox_chats_total"); n > 2*101 {
 					t.Fatalf("wolkvox_chats_total has %d series: the label cap did not hold", n)
 				}
 			},
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				// max_label_values is 100: "12" from the good answers, s0-s98, then "other".
 				skills := map[string]float64{}
 				for _, m := range h.families()["wolkvox_chats_total"].GetMetric() {
@@ -596,6 +601,7 @@ func faultCases() []faultCase {
 			wantUp: 1, wantResult: wolkvox.ResultSuccess, wantLog: "result=success records=2",
 			counted: []string{"n-1", "n-2"}, wantSkipped: eachField("_invalid", 2),
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				if got := h.value("wolkvox_chat_duration_seconds", map[string]string{"channel": "web"}); got != 0 {
 					t.Errorf("%v negative durations observed", got)
 				}
@@ -636,6 +642,7 @@ func faultCases() []faultCase {
 			wantUp: 1, wantResult: wolkvox.ResultSuccess, wantLog: "result=success records=11",
 			counted: []string{"dt-1", "dt-2", "dt-3", "dt-4", "dt-5", "dt-6", "dt-7", "dt-8", "dt-9", "dt-10"},
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				if got := h.value("wolkvox_chats_total", map[string]string{"channel": "web"}); got != 10 {
 					t.Errorf("%v chats with odd dates counted, want 10", got)
 				}
@@ -656,6 +663,7 @@ func faultCases() []faultCase {
 			wantUp: 1, wantResult: wolkvox.ResultSuccess, wantLog: "result=success records=6",
 			counted: []string{"d-1", "d-2"},
 			check: func(t *testing.T, h *harness, _ *faultEnv) {
+				t.Helper()
 				for _, ch := range []string{"facebook", "instagram"} {
 					if got := h.value("wolkvox_chats_total", map[string]string{"channel": ch}); got == got && got != 0 {
 						t.Errorf("a repeated chat counted again under channel %s: %v", ch, got)
@@ -670,6 +678,7 @@ func faultCases() []faultCase {
 			name: "redirect to another host", fault: redirectElsewhere,
 			wantResult: wolkvox.ResultHTTPError, wantLog: "refused redirect to http://127.0.0.1:", warns: true,
 			check: func(t *testing.T, _ *harness, env *faultEnv) {
+				t.Helper()
 				for _, hdr := range env.elsewhere.all() {
 					for k, vs := range hdr {
 						for _, v := range vs {
@@ -697,6 +706,7 @@ func TestFaults(t *testing.T) {
 }
 
 func runFault(t *testing.T, tc faultCase, token string) {
+	t.Helper()
 	stop := make(chan struct{})
 	env := &faultEnv{t: t, token: token, stop: stop, scraped: make(chan struct{}), headersRead: make(chan struct{})}
 	sim := simulator.NewServer(faultChats(), simulator.Options{Token: token})

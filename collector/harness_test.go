@@ -264,7 +264,7 @@ func (h *harness) scrape(offset time.Duration, scrapeTimeout string) string {
 	h.t.Helper()
 	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, offset, nil))
 	defer srv.Close()
-	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodGet, srv.URL, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -33,10 +33,10 @@ func NewAnswerReader(o AnswerOptions) io.Reader {
 	if o.AnswersKey == "" {
 		o.AnswersKey = "agent_anwers "
 	}
-	s := splitmix64(uint64(o.Seed))
+	s := splitmix64(uint64(o.Seed)) //nolint:gosec // G115: any seed bits will do
 	return &answerReader{
 		o:      o,
-		r:      rand.New(rand.NewPCG(s, splitmix64(s))),
+		r:      rand.New(rand.NewPCG(s, splitmix64(s))), //nolint:gosec // G404: reproducible fake data, not secrets
 		prefix: 10000000 + int64(s%90000000),
 		loc:    bogota(),
 	}

@@ -533,7 +533,8 @@ func (u untilNow) ChatsClosedBetween(from, to time.Time) []Chat {
 // metrics move within minutes, and returns its base URL and a stop function.
 // It accepts any non-empty token and any server header, with no daily quota.
 func Demo(seed int64) (baseURL string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
@@ -550,7 +551,7 @@ func Demo(seed int64) (baseURL string, stop func(), err error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			if hs.Shutdown(ctx) != nil {
-				hs.Close()
+				_ = hs.Close() // stopping anyway: what is left open is cut
 			}
 			<-done
 		})

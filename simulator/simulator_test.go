@@ -43,7 +43,7 @@ func do(h http.Handler, url string, hdr map[string]string) answer {
 }
 
 func doCtx(ctx context.Context, h http.Handler, url string, hdr map[string]string) answer {
-	r := httptest.NewRequest(http.MethodGet, url, nil).WithContext(ctx)
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	for k, v := range hdr {
 		r.Header.Set(k, v)
 	}
@@ -207,11 +207,7 @@ func TestTrafficDeterministicAcrossWindows(t *testing.T) {
 	var wg sync.WaitGroup
 	got := make([][]simulator.Chat, 4)
 	for i := range got {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got[i] = shared.ChatsClosedBetween(t0, t0.Add(2*time.Hour))
-		}()
+		wg.Go(func() { got[i] = shared.ChatsClosedBetween(t0, t0.Add(2*time.Hour)) })
 	}
 	wg.Wait()
 	for i := range got {
@@ -348,7 +344,7 @@ func TestHeaderSpellings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := simulator.NewServer(simulator.Chats{}, simulator.Options{Location: gmt5, Token: "secret", Server: "0010"})
-			r := httptest.NewRequest(http.MethodGet, url, nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 			tt.set(r.Header)
 			w := httptest.NewRecorder()
 			s.ServeHTTP(w, r)
@@ -360,7 +356,7 @@ func TestHeaderSpellings(t *testing.T) {
 	t.Run("over HTTP", func(t *testing.T) {
 		hs := httptest.NewServer(simulator.NewServer(simulator.Chats{}, simulator.Options{Location: gmt5, Token: "secret", Server: "0010"}))
 		defer hs.Close()
-		req, _ := http.NewRequest(http.MethodGet, hs.URL+url, nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hs.URL+url, nil)
 		req.Header["wolkvox_server"] = []string{"0010"}
 		req.Header["wolkvox-token"] = []string{"secret"}
 		resp, err := hs.Client().Do(req)
@@ -380,7 +376,7 @@ type blocking struct {
 	release chan struct{}
 }
 
-func (b blocking) ChatsClosedBetween(from, to time.Time) []simulator.Chat {
+func (b blocking) ChatsClosedBetween(from, _ time.Time) []simulator.Chat {
 	b.entered <- from.String()
 	<-b.release
 	return nil
@@ -395,8 +391,7 @@ func TestSimultaneousRequestLimit(t *testing.T) {
 	results := make(chan answer, 4)
 	var wg sync.WaitGroup
 	start := func(tok string) {
-		wg.Add(1)
-		go func() { defer wg.Done(); results <- do(s, url, token(tok)) }()
+		wg.Go(func() { results <- do(s, url, token(tok)) })
 	}
 	start("a")
 	start("a")
@@ -414,8 +409,7 @@ func TestSimultaneousRequestLimit(t *testing.T) {
 		}
 	case <-src.entered:
 		t.Errorf("a third request of the same token got in")
-		wg.Add(1)
-		go func() { defer wg.Done(); results <- <-thirdDone }()
+		wg.Go(func() { results <- <-thirdDone })
 	}
 
 	start("b") // the limit is per token
@@ -563,7 +557,7 @@ func TestDefaultRecordCapIs60000(t *testing.T) {
 	}
 	s := simulator.NewServer(src, simulator.Options{Location: gmt5})
 	w := &scanWriter{header: http.Header{}, status: 200, patterns: []string{`"conn_id":`, `"c059999"`, `"c060000"`}, counts: make([]int, 3)}
-	r := httptest.NewRequest(http.MethodGet, target("chat_1", base, base.Add(24*time.Hour)), nil)
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, target("chat_1", base, base.Add(24*time.Hour)), nil)
 	r.Header.Set("wolkvox-token", "t")
 	s.ServeHTTP(w, r)
 	if w.status != http.StatusOK || !bytes.HasPrefix(w.head, []byte(`{"code":200,"error":null,"msg":"60000 records were found","data":[{`)) {
@@ -909,7 +903,7 @@ func TestTrafficIsRealistic(t *testing.T) {
 		}
 	}
 	ch := count["channel"]
-	if !(ch["WhatsApp"] > ch["Web"] && ch["Web"] > ch["Facebook"] && ch["Facebook"] > ch["Instagram"] && ch["Instagram"] > 0) {
+	if ordered := ch["WhatsApp"] > ch["Web"] && ch["Web"] > ch["Facebook"] && ch["Facebook"] > ch["Instagram"] && ch["Instagram"] > 0; !ordered {
 		t.Errorf("channel mix %v", ch)
 	}
 	if k := len(count["skill"]); k < 4 || k > 6 {
@@ -929,7 +923,7 @@ func TestTrafficIsRealistic(t *testing.T) {
 		t.Errorf("feelings %v", f)
 	}
 	l := count["last"]
-	if !(l["agent"] > l["customer"] && l["customer"] > l["chat-bot"] && l["chat-bot"] > 0) || len(l) != 3 {
+	if ordered := l["agent"] > l["customer"] && l["customer"] > l["chat-bot"] && l["chat-bot"] > 0; !ordered || len(l) != 3 {
 		t.Errorf("last participants %v", l)
 	}
 	if share := float64(count["cod"]["TIMEOUTCHAT"]) / n; share < 0.2 || share > 0.5 || len(count["cod"]) < 4 {
@@ -950,7 +944,7 @@ func TestDemo(t *testing.T) {
 	}
 	defer stop()
 	now := time.Now()
-	req, _ := http.NewRequest(http.MethodGet, base+target("chat_1", now.Add(-2*time.Hour), now.Add(time.Hour)), nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+target("chat_1", now.Add(-2*time.Hour), now.Add(time.Hour)), nil)
 	req.Header.Set("wolkvox_server", "0001")
 	req.Header.Set("wolkvox-token", "demo")
 	resp, err := http.DefaultClient.Do(req)
@@ -973,7 +967,9 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	stop()
-	if _, err := http.Get(base + apiPath); err == nil {
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, base+apiPath, nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
 		t.Errorf("server still answers after stop")
 	}
 }

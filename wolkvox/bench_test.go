@@ -34,11 +34,11 @@ func capAnswer(b *testing.B) []byte {
 		})
 	}
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, "/api/v2/reports_manager.php?api=chat_1&date_ini="+
+	req := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/api/v2/reports_manager.php?api=chat_1&date_ini="+
 		windowFrom.Format(wolkvox.DateLayout)+"&date_end="+windowTo.Format(wolkvox.DateLayout), nil)
 	req.Header.Set("wolkvox-token", testToken)
 	simulator.NewServer(chats, simulator.Options{Location: bogota}).ServeHTTP(rec, req)
-	if rec.Code != 200 {
+	if rec.Code != http.StatusOK {
 		b.Fatalf("simulator answered %d", rec.Code)
 	}
 	return rec.Body.Bytes()
@@ -97,7 +97,11 @@ func BenchmarkDecodeCapAnswerWholeBody(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		resp, err := http.Get(srv.URL)
+		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, srv.URL, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -155,6 +159,7 @@ type perRecord struct {
 }
 
 func startPerRecord(b *testing.B, body []byte) *perRecord {
+	b.Helper()
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	p := &perRecord{b: b}

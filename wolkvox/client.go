@@ -232,7 +232,9 @@ func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (A
 	}
 	detail := env.text()
 	if !isWolkvox {
-		detail = "answer is not Wolkvox JSON: " + snippet(raw)
+		// Redact before the snippet is cut and quoted, either of which would leave
+		// part of an echoed token that redact no longer recognizes.
+		detail = "answer is not Wolkvox JSON: " + snippet([]byte(c.redact(string(raw))))
 	}
 	return Answer{}, &Error{Result: result, Status: status, Detail: c.redact(detail)}
 }
@@ -262,8 +264,7 @@ func (c *Client) transportError(ctx context.Context, err error) *Error {
 		return &Error{Result: ResultTimeout, Detail: "no complete answer before the request timeout", err: err}
 	}
 	// url.Error repeats the URL; the inner error is enough and keeps the text short.
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
 		err = ue.Err
 	}
 	return &Error{Result: ResultHTTPError, Detail: c.redact(err.Error()), err: err}

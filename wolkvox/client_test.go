@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,8 +29,8 @@ var bogota = func() *time.Location {
 	return loc
 }()
 
-func newClient(t testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wolkvox.Client {
-	t.Helper()
+func newClient(tb testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wolkvox.Client {
+	tb.Helper()
 	o := wolkvox.Options{
 		BaseURL:         baseURL,
 		Server:          "0010",
@@ -42,7 +43,7 @@ func newClient(t testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wol
 	}
 	c, err := wolkvox.NewClient(o)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return c
 }
@@ -57,6 +58,7 @@ func fixture(t *testing.T, name string) []byte {
 }
 
 func serveFixture(t *testing.T, status int, name string) *httptest.Server {
+	t.Helper()
 	body := fixture(t, name)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(status)
@@ -170,7 +172,7 @@ func TestRequestShape(t *testing.T) {
 	var got *http.Request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Clone(context.Background())
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(fixture(t, "not_found_empty.json"))
 	}))
 	defer srv.Close()
@@ -197,7 +199,7 @@ func TestWindowInOperationZone(t *testing.T) {
 	var dateIni string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dateIni = r.URL.Query().Get("date_ini")
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(fixture(t, "not_found_empty.json"))
 	}))
 	defer srv.Close()
@@ -227,8 +229,7 @@ func TestResponseSizeCap(t *testing.T) {
 			c := newClient(t, srv.URL, func(o *wolkvox.Options) { o.MaxResponseSize = tc.limit })
 			ans, _, err := query(t, c)
 			got := ans.Result
-			var we *wolkvox.Error
-			if errors.As(err, &we) {
+			if we, ok := errors.AsType[*wolkvox.Error](err); ok {
 				got = we.Result
 			}
 			if got != tc.want {
@@ -272,7 +273,7 @@ func TestStreamsRecords(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -292,9 +293,9 @@ func TestTimeout(t *testing.T) {
 // A redirect must never carry the token to another host.
 func TestRedirects(t *testing.T) {
 	var elsewhereHits atomic.Int32
-	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		elsewhereHits.Add(1)
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(fixture(t, "not_found_empty.json"))
 	}))
 	defer elsewhere.Close()
@@ -303,7 +304,7 @@ func TestRedirects(t *testing.T) {
 		switch r.URL.Query().Get("hop") {
 		case "":
 			if r.URL.Query().Get("date_ini") == "" {
-				http.Error(w, "bad", 400)
+				http.Error(w, "bad", http.StatusBadRequest)
 				return
 			}
 			target := srv.URL + r.URL.Path + "?" + r.URL.RawQuery + "&hop=1"
@@ -312,7 +313,7 @@ func TestRedirects(t *testing.T) {
 			}
 			http.Redirect(w, r, target, http.StatusFound)
 		default:
-			w.WriteHeader(404)
+			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write(fixture(t, "not_found_empty.json"))
 		}
 	}))
@@ -347,18 +348,57 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// A server or proxy that echoes the token back must not get it into an error.
+// A server or proxy that echoes the token back must not get it, nor any piece of it,
+// into an error.
 func TestErrorRedactsEchoedToken(t *testing.T) {
-	for _, status := range []int{200, 403, 502} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"code": 403, "error": "PLEASE VALIDATE TOKEN %s", "msg": "token %s"}`, r.Header.Get("wolkvox-token"), r.Header.Get("wolkvox-token"))
-		}))
-		_, _, err := query(t, newClient(t, srv.URL))
-		srv.Close()
-		if err == nil || strings.Contains(err.Error(), testToken) {
-			t.Fatalf("status %d: error %v holds the token or is missing", status, err)
-		}
+	wolkvoxJSON := func(tok string) string {
+		return `{"code": 403, "error": "PLEASE VALIDATE TOKEN ` + tok + `", "msg": "token ` + tok + `"}`
+	}
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   func(tok string) string
+		token  string // "" means testToken
+	}{
+		{"Wolkvox JSON in a 200", http.StatusOK, wolkvoxJSON, ""},
+		{"Wolkvox JSON in a 403", http.StatusForbidden, wolkvoxJSON, ""},
+		{"Wolkvox JSON in a 502", http.StatusBadGateway, wolkvoxJSON, ""},
+		// The error quotes the first 120 characters of a body that is not JSON.
+		{"HTML cut in the middle of the token", http.StatusBadGateway, func(tok string) string {
+			return "<html><body>" + strings.Repeat("x", 120-12-len(tok)/2) + tok + "</body></html>"
+		}, ""},
+		{"HTML cut right after the token", http.StatusBadGateway, func(tok string) string {
+			return "<html><body>" + strings.Repeat("x", 120-12-len(tok)) + tok + "</body></html>"
+		}, ""},
+		// The error quotes the snippet, escaping the token's quote and backslash.
+		{"text echoing a token with a quote and a backslash", http.StatusInternalServerError, func(tok string) string {
+			return "token " + tok + " refused"
+		}, `tok"3f\9a1c-secret`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body(r.Header.Get("wolkvox-token")))
+			}))
+			defer srv.Close()
+			token := testToken
+			if tc.token != "" {
+				token = tc.token
+			}
+			_, _, err := query(t, newClient(t, srv.URL, func(o *wolkvox.Options) { o.Token = config.Secret(token) }))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			const minPiece = 8
+			for i := 0; i+minPiece <= len(token); i++ {
+				if piece := token[i : i+minPiece]; strings.Contains(err.Error(), piece) {
+					t.Fatalf("error %q holds %q of the token", err, piece)
+				}
+			}
+			if !strings.Contains(err.Error(), "<secret>") {
+				t.Fatalf("error %q does not show where the token was", err)
+			}
+		})
 	}
 }
 
@@ -372,13 +412,17 @@ type holdingServer struct {
 }
 
 func newHoldingServer(t *testing.T) *holdingServer {
+	t.Helper()
 	h := &holdingServer{entered: make(chan struct{}, 8), release: make(chan struct{})}
 	body := fixture(t, "not_found_empty.json")
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.calls.Add(1)
 		n := h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)
-		for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+		for m := h.most.Load(); n > m; m = h.most.Load() {
+			if h.most.CompareAndSwap(m, n) {
+				break
+			}
 		}
 		h.entered <- struct{}{}
 		select {
@@ -386,7 +430,7 @@ func newHoldingServer(t *testing.T) *holdingServer {
 		case <-r.Context().Done():
 			return
 		}
-		w.WriteHeader(404)
+		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(h.Close)

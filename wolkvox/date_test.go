@@ -9,11 +9,11 @@ import (
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
-func mustZone(t testing.TB, name string) *time.Location {
-	t.Helper()
+func mustZone(tb testing.TB, name string) *time.Location {
+	tb.Helper()
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return loc
 }
@@ -67,11 +67,11 @@ func TestParseDate(t *testing.T) {
 		switch {
 		case tc.wantErr == nil && (err != nil || !got.Equal(tc.want)):
 			t.Errorf("ParseDate(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		case tc.wantErr == wolkvox.ErrEmpty && !errors.Is(err, wolkvox.ErrEmpty):
+		case errors.Is(tc.wantErr, wolkvox.ErrEmpty) && !errors.Is(err, wolkvox.ErrEmpty):
 			t.Errorf("ParseDate(%q) err = %v; want ErrEmpty", tc.in, err)
-		case tc.wantErr == errAny && (err == nil || errors.Is(err, wolkvox.ErrEmpty)):
+		case errors.Is(tc.wantErr, errAny) && (err == nil || errors.Is(err, wolkvox.ErrEmpty)):
 			t.Errorf("ParseDate(%q) = %v, %v; want an error", tc.in, got, err)
-		case tc.wantErr == errAny && (!strings.Contains(err.Error(), tc.in) || !strings.Contains(err.Error(), "YYYY-MM-DD HH:MM:SS")):
+		case errors.Is(tc.wantErr, errAny) && (!strings.Contains(err.Error(), tc.in) || !strings.Contains(err.Error(), "YYYY-MM-DD HH:MM:SS")):
 			t.Errorf("ParseDate(%q) error %q does not name the value and the known forms", tc.in, err)
 		}
 	}

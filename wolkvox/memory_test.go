@@ -56,10 +56,11 @@ func TestDecodeCapAnswerHeap(t *testing.T) {
 	// 512 KiB. Keeping as little as 9 bytes per record would pass 1 MiB; keeping
 	// the body would pass 50 MiB.
 	const bound = 1 << 20
-	if grew := int64(peak) - int64(base); grew > bound {
+	grew := int64(peak - base)
+	if grew > bound {
 		t.Fatalf("live heap grew by %d bytes while decoding %d records, bound %d", grew, n, bound)
 	}
-	t.Logf("live heap grew by %d bytes at most", int64(peak)-int64(base))
+	t.Logf("live heap grew by %d bytes at most", grew)
 }
 
 // Allocations per record stay the same whatever the answer's size.

@@ -42,9 +42,9 @@ func TestParseSeconds(t *testing.T) {
 		switch {
 		case tc.wantErr == nil && (err != nil || got != tc.want):
 			t.Errorf("ParseSeconds(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		case tc.wantErr == wolkvox.ErrEmpty && !errors.Is(err, wolkvox.ErrEmpty):
+		case errors.Is(tc.wantErr, wolkvox.ErrEmpty) && !errors.Is(err, wolkvox.ErrEmpty):
 			t.Errorf("ParseSeconds(%q) err = %v; want ErrEmpty", tc.in, err)
-		case tc.wantErr == errAny && (err == nil || errors.Is(err, wolkvox.ErrEmpty)):
+		case errors.Is(tc.wantErr, errAny) && (err == nil || errors.Is(err, wolkvox.ErrEmpty)):
 			t.Errorf("ParseSeconds(%q) = %v, %v; want a parse error", tc.in, got, err)
 		}
 	}

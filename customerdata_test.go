@@ -1,0 +1,101 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+)
+
+// digitRunRE splits text into runs of digits, to find customer ids and phones only as
+// whole numbers: float samples such as 1.23456789e+09 hold many digits in a row.
+var digitRunRE = regexp.MustCompile(`[0-9]+`)
+
+// Customer data served by the API (names, e-mails, phones, ids, comments) appears
+// neither in /metrics, as a label or otherwise, nor in the debug log.
+func TestCustomerDataNeverShown(t *testing.T) {
+	upstream := simulator.NewServer(simulator.NewTraffic(21, 3000), simulator.Options{Token: e2eToken})
+	api := httptest.NewServer(upstream)
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "token"), e2eToken)
+	cfgPath := filepath.Join(dir, "config.yml")
+	// Agent metrics on and skill names set: every label the exporter can make.
+	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", api.URL,
+		"    agent_metrics: true\n    skills: {\"12\": sales, \"14\": support}\n"))
+	e := startExporter(t, "--config.file="+cfgPath, "--log.level=debug")
+	status, body := e.get(t, "/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", status, body)
+	}
+
+	served := upstream.Served()
+	words := map[string]string{}   // text value -> field
+	numbers := map[string]string{} // digits-only value -> field
+	for _, c := range served {
+		for field, v := range map[string]string{
+			"customer_name": c.CustomerName, "customer_email": c.CustomerEmail, "customer_phone": c.CustomerPhone,
+			"customer_id": c.CustomerID, "comments": c.Comments,
+		} {
+			switch {
+			case v == "":
+			case strings.Trim(v, "0123456789") == "":
+				numbers[v] = field
+			default:
+				words[v] = field
+			}
+		}
+	}
+	perField := map[string]int{}
+	for _, m := range []map[string]string{words, numbers} {
+		for _, field := range m {
+			perField[field]++
+		}
+	}
+	for _, field := range []string{"customer_name", "customer_email", "customer_phone", "customer_id", "comments"} {
+		if perField[field] == 0 {
+			t.Fatalf("the API served no %s among %d chats, so the test proves nothing about it", field, len(served))
+		}
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counted := mfs["wolkvox_agent_chats_total"].GetMetric(); len(counted) == 0 {
+		t.Fatal("no agent series: agent_metrics did not take effect")
+	}
+	// Labels first, for the clearest message.
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if field, ok := words[lp.GetValue()]; ok {
+					t.Errorf("%s has label %s=%q, a %s", name, lp.GetName(), lp.GetValue(), field)
+				}
+				if field, ok := numbers[lp.GetValue()]; ok {
+					t.Errorf("%s has label %s=%q, a %s", name, lp.GetName(), lp.GetValue(), field)
+				}
+			}
+		}
+	}
+	e.logs.waitFor(t, "chat_1 query done") // a debug line, written once the answer is counted
+	for where, out := range map[string]string{"/metrics": body, "debug log": e.logs.String()} {
+		for v, field := range words {
+			if strings.Contains(out, v) {
+				t.Errorf("%s holds the %s %q", where, field, v)
+			}
+		}
+		for _, run := range digitRunRE.FindAllString(out, -1) {
+			if field, ok := numbers[run]; ok {
+				t.Errorf("%s holds the %s %q", where, field, run)
+			}
+		}
+	}
+}
