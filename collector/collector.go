@@ -166,7 +166,7 @@ func (c *Collector) Reload(load func() (*config.Config, error)) error {
 	return nil
 }
 
-// Apply puts cfg in force. An operation that keeps its name, server and URL keeps
+// Apply puts cfg in force. An operation that keeps its name and server keeps
 // its counters, cursor and dedupe memory. A new operation starts from its saved
 // state, if storage is on and it has one.
 func (c *Collector) Apply(cfg *config.Config) error {
@@ -191,7 +191,7 @@ func (c *Collector) Apply(cfg *config.Config) error {
 			prev = old.currentSettings()
 			keep = prev.upstream() == s.upstream()
 		}
-		if keep && prev.cfg.APIToken() == oc.APIToken() && prev.cfg.Location().String() == oc.Location().String() &&
+		if keep && prev.cfg.URL() == oc.URL() && prev.cfg.APIToken() == oc.APIToken() && prev.cfg.Location().String() == oc.Location().String() &&
 			prev.cfg.MaxResponseSize == oc.MaxResponseSize {
 			s.client = prev.client
 		} else {

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -356,5 +357,31 @@ func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The saved state belongs to the Wolkvox server, not to the URL it is reached by:
+// a new proxy address, or the demo's simulator on a new port, keeps the counts.
+func TestRestartThroughAnotherURL(t *testing.T) {
+	sim := simulator.NewServer(simulator.Chats{chat("a", startTime.Add(-time.Minute))}, simulator.Options{})
+	h := newHarness(t, sim, baseConfig, collector.WithStorage(t.TempDir()))
+	h.refresh()
+	other := httptest.NewServer(h.upstream)
+	defer other.Close()
+	h.url = other.URL
+	h.restart()
+	if got := h.value("wolkvox_storage_load_failures_total", nil); got != 0 {
+		t.Fatalf("the state was set aside after a URL change")
+	}
+	if got := h.sum("wolkvox_chats_total"); got != 1 {
+		t.Fatalf("%v chats after a restart through another URL, want 1", got)
+	}
+	h.clock.Advance(5 * time.Minute)
+	h.refresh()
+	if n := len(h.upstream.Windows()); n != 2 {
+		t.Fatalf("%d calls, want 2", n)
+	}
+	if got := h.sum("wolkvox_chats_total"); got != 1 {
+		t.Fatalf("%v chats after the next call, want 1", got)
 	}
 }

@@ -40,9 +40,10 @@ func (s *settings) sameLabeling(o *settings) bool {
 		slices.Equal(s.buckets.handleTime, o.buckets.handleTime)
 }
 
-// upstream names the data an operation reads: the same server at the same URL
-// returns the same chats, whatever the token.
-func (s *settings) upstream() string { return s.cfg.URL() + " server " + s.cfg.Server }
+// upstream names the data an operation reads: the same Wolkvox server returns the
+// same chats, whatever the token or the URL it is reached through (a proxy, or the
+// demo's simulator on a new port).
+func (s *settings) upstream() string { return "server " + s.cfg.Server }
 
 // operation polls one Wolkvox operation and holds everything learned from it.
 type operation struct {
