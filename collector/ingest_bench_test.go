@@ -77,18 +77,7 @@ func BenchmarkIngest(b *testing.B) {
 			// Every generated chat has its own conn_id: each is counted once.
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(c.ChatMetrics())
-			mfs, err := reg.Gather()
-			if err != nil {
-				b.Fatal(err)
-			}
-			chats := 0.0
-			for _, mf := range mfs {
-				if mf.GetName() == "wolkvox_chats_total" {
-					for _, m := range mf.GetMetric() {
-						chats += m.GetCounter().GetValue()
-					}
-				}
-			}
+			chats := gatheredSum(b, reg, "wolkvox_chats_total")
 			if chats != float64(n) {
 				b.Fatalf("%v chats counted, want %d", chats, n)
 			}

@@ -69,11 +69,11 @@ func TestIngestLiveHeap(t *testing.T) {
 	runtime.KeepAlive(c)
 }
 
-func gatheredSum(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
+func gatheredSum(tb testing.TB, g prometheus.Gatherer, name string) float64 {
+	tb.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	total := 0.0
 	for _, mf := range mfs {
