@@ -159,8 +159,10 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// Served returns every chat sent in a complete 200 answer, in order of the
-// answers' completion. An answer whose write failed (client gone) is not counted.
+// Served returns the chats of every 200 answer, in the order the answers ended.
+// An answer is recorded just before its last byte is written, so a client that
+// has read a whole answer finds its chats here; an answer cut short earlier
+// (the client went away) is not recorded.
 func (s *Server) Served() []Chat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -384,15 +386,17 @@ func (s *Server) stream(w http.ResponseWriter, n int, chats []*Chat) {
 	if !single {
 		bw.WriteByte(']')
 	}
-	bw.WriteByte('}')
 	if bw.Flush() != nil { // bufio errors are sticky: any failed write shows here
 		return
 	}
+	// Recorded before the last byte is written: a client that has read the whole
+	// answer, and a test synchronized with it, finds these chats in Served.
 	s.mu.Lock()
 	for _, c := range chats {
 		s.served = append(s.served, *c)
 	}
 	s.mu.Unlock()
+	_, _ = w.Write([]byte{'}'})
 }
 
 func appendRecord(b []byte, c *Chat, loc *time.Location, answersKey string) []byte {
@@ -532,13 +536,18 @@ func (u untilNow) ChatsClosedBetween(from, to time.Time) []Chat {
 // Demo starts a Server on a loopback port with Traffic at a rate that makes
 // metrics move within minutes, and returns its base URL and a stop function.
 // It accepts any non-empty token and any server header, with no daily quota.
-func Demo(seed int64) (baseURL string, stop func(), err error) {
+// A clock that is not zero replays the traffic from that time on (see Replay).
+func Demo(seed int64, clock time.Time) (baseURL string, stop func(), err error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := NewServer(untilNow{NewTraffic(seed, demoChatsPerHour)}, Options{Latency: 300 * time.Millisecond})
+	var src Source = NewTraffic(seed, demoChatsPerHour)
+	if !clock.IsZero() {
+		src = Replay(src, clock)
+	}
+	srv := NewServer(untilNow{src}, Options{Latency: 300 * time.Millisecond})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
