@@ -385,3 +385,38 @@ func TestRestartThroughAnotherURL(t *testing.T) {
 		t.Fatalf("%v chats after the next call, want 1", got)
 	}
 }
+
+// Counting starts at the first call's window for good. If that call fails, or the
+// process stops before its answer is saved, the next call still reads from there:
+// starting again from its own now - overlap would leave out every chat that closed
+// in between.
+func TestFirstWindowStartHolds(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		restart bool // with storage, as a process killed after its first call
+	}{
+		{"first call fails", false},
+		{"first call fails, then a restart", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := startTime
+			sim := simulator.NewServer(simulator.Chats{chat("early", t0.Add(-8*time.Minute)), chat("later", t0.Add(2*time.Minute))}, simulator.Options{})
+			h := newHarness(t, sim, baseConfig, collector.WithStorage(t.TempDir()), collector.WithNewSeriesHold(0))
+			sim.SetFault(&simulator.Fault{Status: http.StatusBadGateway, Body: "<html>Bad Gateway</html>"})
+			h.refresh()
+			sim.SetFault(nil)
+			if tc.restart {
+				h.restart()
+			}
+			h.clock.Advance(30 * time.Minute)
+			h.refresh()
+			ws := h.upstream.Windows()
+			if want := (window{wire(t0.Add(-10 * time.Minute)), wire(h.clock.Now())}); ws[len(ws)-1] != want {
+				t.Fatalf("windows %v: the call after the failed first one should be %v", ws, want)
+			}
+			if got := h.sum("wolkvox_chats_total"); got != 2 {
+				t.Fatalf("%v chats counted, want both that closed since the first window's start", got)
+			}
+		})
+	}
+}

@@ -185,6 +185,9 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 	s, base := o.settings, o.state
 	o.mu.RUnlock()
 	from, to, skipped := window(started, s, base)
+	if base.cursor.IsZero() {
+		o.anchor(s, from)
+	}
 	b := newBatch(s, base)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.RequestTimeout))
@@ -251,6 +254,26 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 	o.show(next)
 	level.Debug(o.logger).Log("msg", "chat_1 query done", "window", win, "result", ans.Result,
 		"records", ans.Records, "new_chats", len(b.ids), "tracked_chats", len(next.seen), "duration", elapsed)
+}
+
+// anchor makes from the cursor of a state that has none, and saves it, before the
+// first call is sent. Counting then starts there for good: if that call fails, or
+// the process dies before its answer is saved, the next call still reads from
+// from, not from its own now - overlap, which would leave out the chats closed in
+// between.
+func (o *operation) anchor(s *settings, from time.Time) {
+	o.writeMu.Lock()
+	defer o.writeMu.Unlock()
+	o.mu.RLock()
+	cur := o.state
+	o.mu.RUnlock()
+	if !cur.cursor.IsZero() {
+		return
+	}
+	next := cur.clone()
+	next.cursor = from
+	_ = o.save(s, next) // a failure is counted and logged; the cursor holds in memory
+	o.show(next)
 }
 
 // failed sets the backoff after a failed call and logs the failure when it is new:

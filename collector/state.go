@@ -21,7 +21,7 @@ type state struct {
 	// first returned it. It is never modified once set: a commit builds a new one,
 	// so copies of the state share it.
 	seen map[uint64]int64
-	// cursor is the start of the next window; zero before the first success.
+	// cursor is the start of the next window; zero until the first call is made.
 	cursor time.Time
 	// maxSpan, when set, caps the length of the next window: an answer was cut at
 	// the record cap, so the exporter catches up in smaller windows.
