@@ -21,7 +21,7 @@ var digitRunRE = regexp.MustCompile(`[0-9]+`)
 // Customer data served by the API (names, e-mails, phones, ids, comments) appears
 // neither in /metrics, as a label or otherwise, nor in the debug log.
 func TestCustomerDataNeverShown(t *testing.T) {
-	upstream := simulator.NewServer(simulator.NewTraffic(21, 3000), simulator.Options{Token: e2eToken})
+	upstream := simulator.NewServer(officeTraffic(21, 3000), simulator.Options{Token: e2eToken})
 	api := httptest.NewServer(upstream)
 	defer api.Close()
 	dir := t.TempDir()

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
-	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
 // demoSeed fixes the simulated history, so a restarted demo sees the same past chats.
@@ -31,6 +31,26 @@ func demoConfig(baseURL string) (*config.Config, error) {
 	return config.Parse(fmt.Appendf(nil, demoConfigYAML, baseURL), ".")
 }
 
-func startDemo() (string, func(), error) {
-	return simulator.Demo(demoSeed)
+// demoZone is where the simulated traffic's hours are: the real API's default zone.
+const demoZone = "America/Bogota"
+
+// parseDemoClock reads --demo.clock: "" (the wall clock, returned as zero), HH:MM
+// (today in demoZone at that time) or an RFC 3339 time.
+func parseDemoClock(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	loc, err := time.LoadLocation(demoZone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	hm, err := time.Parse("15:04", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither HH:MM nor an RFC 3339 time such as 2026-11-23T10:00:00-05:00", s)
+	}
+	y, m, d := now.In(loc).Date()
+	return time.Date(y, m, d, hm.Hour(), hm.Minute(), 0, 0, loc), nil
 }

@@ -37,6 +37,16 @@ func (w *windowLog) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.next.ServeHTTP(rw, r)
 }
 
+func (w *windowLog) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for i := range w.from {
+		fmt.Fprintf(&b, "[%s, %s] ", w.from[i], w.to[i])
+	}
+	return b.String()
+}
+
 func (w *windowLog) bounds() (first, last string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -96,7 +106,7 @@ func TestSIGKILLKeepsCountsExact(t *testing.T) {
 	t.Logf("kill schedule seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0)) //nolint:gosec // G404: a test's kill schedule, reproducible from the logged seed
 
-	traffic := simulator.NewTraffic(int64(seed>>1), 3600)
+	traffic := officeTraffic(int64(seed>>1), 3600)
 	upstream := simulator.NewServer(traffic, simulator.Options{Token: e2eToken, Latency: 150 * time.Millisecond})
 	windows := &windowLog{next: upstream}
 	sim := httptest.NewServer(windows)
@@ -185,7 +195,14 @@ func TestSIGKILLKeepsCountsExact(t *testing.T) {
 		distinct[c.ConnID] = true
 	}
 	if len(distinct) != len(closed) {
-		t.Fatalf("%d distinct chats served, %d closed between %s and %s", len(distinct), len(closed), first, last)
+		var missing []string
+		for _, c := range traffic.ChatsClosedBetween(from, to) {
+			if !distinct[c.ConnID] {
+				missing = append(missing, c.Closed.In(loc).Format("15:04:05"))
+			}
+		}
+		t.Fatalf("%d distinct chats served, %d closed between %s and %s; never served: chats closed at %v\nwindows asked for: %s",
+			len(distinct), len(closed), first, last, missing, windows)
 	}
 
 	// Every other chat counter matches the served chats too.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
 const (
@@ -50,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		storagePath   = app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String()
 		demo          = app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool()
+		demoClock     = app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM, or an RFC 3339 time. The demo's traffic follows the hour of the day; this shows a chosen hour's traffic whatever the wall clock says.").PlaceHolder("HH:MM").String()
 		seriesHold    = app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
@@ -65,15 +67,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	logger, baseLogger := newLogger(stderr, *logLevel, *logFormat)
 	load := func() (*config.Config, error) { return config.Load(*configFile) }
+	if *demoClock != "" && !*demo {
+		fmt.Fprintf(stderr, "%s: --demo.clock needs --demo\n", programName)
+		return 2
+	}
 	if *demo {
-		baseURL, stop, err := startDemo()
+		clock, err := parseDemoClock(*demoClock, time.Now())
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: --demo.clock: %v\n", programName, err)
+			return 2
+		}
+		baseURL, stop, err := simulator.Demo(demoSeed, clock)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
 			return 1
 		}
 		defer stop()
 		load = func() (*config.Config, error) { return demoConfig(baseURL) }
-		level.Info(logger).Log("msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL)
+		keyvals := []any{"msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL}
+		if !clock.IsZero() {
+			keyvals = append(keyvals, "simulated_start", clock.Format(time.RFC3339))
+		}
+		level.Info(logger).Log(keyvals...)
 	}
 
 	if *configCheck {

@@ -49,6 +49,16 @@ func TestMain(m *testing.M) {
 
 const e2eToken = "e2e-token-5d2f-never-shown"
 
+// officeHours is the simulated time that tests needing chats replay the simulator's
+// traffic from: 10:00 on a weekday in Bogota. Traffic follows the hour of the day,
+// so on the wall clock a test would see few chats at night.
+var officeHours = time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("GMT-5", -5*3600))
+
+// officeTraffic is the simulator's traffic as it is at officeHours, starting now.
+func officeTraffic(seed int64, chatsPerHour float64) simulator.Source {
+	return simulator.Replay(simulator.NewTraffic(seed, chatsPerHour), officeHours)
+}
+
 // lockedBuffer holds a process's stderr while it runs.
 type lockedBuffer struct {
 	mu      sync.Mutex
@@ -387,7 +397,7 @@ func countedByLabels(mfs map[string]*dto.MetricFamily) map[string]float64 {
 // A reviewer's check: point the binary at a fake upstream with base_url; the counts
 // per label combination equal the distinct records served.
 func TestCountsEqualRecordsServed(t *testing.T) {
-	upstream := simulator.NewServer(simulator.NewTraffic(11, 600), simulator.Options{Token: e2eToken})
+	upstream := simulator.NewServer(officeTraffic(11, 600), simulator.Options{Token: e2eToken})
 	sim := httptest.NewServer(upstream)
 	defer sim.Close()
 	dir := t.TempDir()
@@ -431,9 +441,9 @@ func TestCountsEqualRecordsServed(t *testing.T) {
 	})
 }
 
-// --demo needs nothing but the binary, and its counters move.
+// --demo needs nothing but the binary, and counts chats from its first scrape.
 func TestDemo(t *testing.T) {
-	e := startExporter(t, "--demo", "--config.file=/nonexistent/config.yml")
+	e := startExporter(t, "--demo", "--demo.clock="+officeHours.Format(time.RFC3339), "--config.file=/nonexistent/config.yml")
 	mfs := e.metrics(t)
 	if up := single(t, mfs, "wolkvox_up", map[string]string{"operation": "demo"}); up != 1 {
 		t.Fatalf("demo wolkvox_up = %v\n%s", up, e.logs.String())
@@ -447,5 +457,22 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "demo mode") {
 		t.Fatal("the demo did not say it is one")
+	}
+}
+
+// --demo.clock is refused when it cannot be read, or without --demo, before anything starts.
+func TestDemoClockFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--demo.clock=10:00"}, "--demo.clock needs --demo"},
+		{[]string{"--demo", "--demo.clock=25:00"}, `"25:00" is neither HH:MM nor an RFC 3339 time`},
+	} {
+		cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, tc.args...)...)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: exit %d, output %q; want exit 2 and %q", tc.args, code, out, tc.want)
+		}
 	}
 }

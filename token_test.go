@@ -102,7 +102,7 @@ func TestTokenNeverShown(t *testing.T) {
 		// Each log format once, and each way of giving the token once.
 		for _, run := range []struct{ format, tokenKey string }{{"logfmt", "token_file"}, {"json", "token"}} {
 			t.Run(tc.name+"/"+run.format+","+run.tokenKey, func(t *testing.T) {
-				var upstream http.Handler = simulator.NewServer(simulator.NewTraffic(5, 600), simulator.Options{Token: secretToken})
+				var upstream http.Handler = simulator.NewServer(officeTraffic(5, 600), simulator.Options{Token: secretToken})
 				var echo *tokenEcho // this run's, so that it sees only this run's calls
 				if tc.echo != nil {
 					echo = &tokenEcho{status: tc.echo.status, body: tc.echo.body, header: tc.echo.header}

@@ -938,7 +938,8 @@ func TestTrafficIsRealistic(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	base, stop, err := simulator.Demo(1)
+	// Office hours, whatever the hour the test runs at.
+	base, stop, err := simulator.Demo(1, at(2026, 3, 10, 10, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -971,5 +972,44 @@ func TestDemo(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Errorf("server still answers after stop")
+	}
+}
+
+// Replay serves the source's chats of the chosen time as if they happened now: the
+// same chats, moved by one whole-second shift.
+func TestReplay(t *testing.T) {
+	src := simulator.NewTraffic(42, 300)
+	night := at(2026, 3, 10, 3, 0, 0)
+	before := time.Now().Truncate(time.Second)
+	replayed := simulator.Replay(src, night)
+	after := time.Now().Truncate(time.Second)
+
+	now := time.Now()
+	got := replayed.ChatsClosedBetween(now.Add(-time.Hour), now)
+	if len(got) == 0 {
+		t.Fatal("no chats in the replayed hour")
+	}
+	byID := map[string]simulator.Chat{}
+	for _, c := range src.ChatsClosedBetween(night.Add(-2*time.Hour), night.Add(2*time.Hour)) {
+		byID[c.ConnID] = c
+	}
+	shift := got[0].Closed.Sub(byID[got[0].ConnID].Closed)
+	if shift < before.Sub(night) || shift > after.Sub(night) || shift%time.Second != 0 {
+		t.Fatalf("shift %v, want whole seconds between %v and %v", shift, before.Sub(night), after.Sub(night))
+	}
+	want := src.ChatsClosedBetween(now.Add(-time.Hour-shift), now.Add(-shift))
+	if fmt.Sprint(chatIDs(got)) != fmt.Sprint(chatIDs(want)) {
+		t.Fatalf("replayed %d chats, the source has %d at the replayed time", len(got), len(want))
+	}
+	for i, c := range got {
+		o := want[i]
+		if c.Closed != o.Closed.Add(shift) || c.Opened != o.Opened.Add(shift) || c.Feeling != o.Feeling || c.AnswerDelay != o.AnswerDelay {
+			t.Fatalf("chat %s replayed as %+v, want %+v moved by %v", c.ConnID, c, o, shift)
+		}
+	}
+	// The night's traffic, not the wall clock's: a busy hour holds several times more.
+	busy := simulator.Replay(src, at(2026, 3, 10, 11, 0, 0)).ChatsClosedBetween(now.Add(-time.Hour), now)
+	if len(busy) < 3*len(got) {
+		t.Errorf("%d chats in a replayed night hour, %d in a replayed busy hour", len(got), len(busy))
 	}
 }
