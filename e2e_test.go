@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"net"
@@ -19,9 +21,15 @@ import (
 	"time"
 )
 
-// The stack as shipped, against a real Prometheus: the example config and rules pass
-// promtool, the exporter's output passes promtool check metrics, and every query of
-// every dashboard panel returns data from the exporter in demo mode.
+// The stack as shipped, against each real Prometheus at hand: the example config and
+// rules pass promtool, the exporter's output passes promtool check metrics, and every
+// query of every dashboard panel returns data from the exporter in demo mode.
+
+// e2eClock is where the demo's traffic starts. The traffic follows the hour of the
+// day; 01:00 is a quiet hour, so a test that passes there passes at any hour. The
+// fixed date makes the chats the same on every run.
+var e2eClock = flag.String("e2e.clock", "2026-11-23T01:00:00-05:00",
+	"simulated start of the demo traffic in TestEndToEndWithPrometheus (RFC 3339)")
 
 // Substitutions for Grafana's variables: $__rate_interval spans several scrapes and
 // API calls; $__range covers the whole test; multi-value variables match everything.
@@ -40,31 +48,78 @@ var emptyInDemo = map[string]string{
 	"Chats and handle time per agent": "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
 }
 
-// promBinaries finds prometheus and promtool. Without them the test skips, except
-// under CI=true, where it must run.
-func promBinaries(t *testing.T) (prometheus, promtool string) {
+// promInstall is one version of Prometheus: its server and its promtool.
+type promInstall struct {
+	version              string
+	prometheus, promtool string
+}
+
+// promInstallsEnv lists the directories that hold the Prometheus versions to test
+// against, separated as in PATH. Without it, every directory of PATH that holds
+// both prometheus and promtool counts, once per version.
+const promInstallsEnv = "WOLKVOX_TEST_PROMETHEUS"
+
+// promInstalls finds the Prometheus versions to test against. Without any the test
+// skips, except under CI=true, where it must run.
+func promInstalls(t *testing.T) []promInstall {
 	t.Helper()
-	var missing []string
-	for _, name := range []string{"prometheus", "promtool"} {
-		path, err := exec.LookPath(name)
-		if err != nil {
-			missing = append(missing, name)
+	dirs, explicit := os.LookupEnv(promInstallsEnv)
+	if !explicit {
+		dirs = os.Getenv("PATH")
+	}
+	var found []promInstall
+	seen := map[string]bool{}
+	for _, dir := range filepath.SplitList(dirs) {
+		server, tool := filepath.Join(dir, "prometheus"), filepath.Join(dir, "promtool")
+		_, errServer := os.Stat(server)
+		_, errTool := os.Stat(tool)
+		if errServer != nil || errTool != nil {
+			if explicit {
+				t.Fatalf("%s names %s, which does not hold both prometheus and promtool", promInstallsEnv, dir)
+			}
 			continue
 		}
-		if name == "prometheus" {
-			prometheus = path
-		} else {
-			promtool = path
+		version := promVersion(t, server)
+		if seen[version] {
+			continue
 		}
+		seen[version] = true
+		found = append(found, promInstall{version, server, tool})
 	}
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("%s not found in PATH; install Prometheus (Debian/Ubuntu: apt-get install -y prometheus) to run the end-to-end test", strings.Join(missing, " and "))
+	if len(found) == 0 {
+		msg := "prometheus and promtool not found in PATH; install Prometheus (Debian/Ubuntu: apt-get install -y prometheus) to run the end-to-end test"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	return prometheus, promtool
+	return found
+}
+
+var versionRE = regexp.MustCompile(`^prometheus, version (\S*) `)
+
+// promVersion is what prometheus --version says, or, for a binary built by go install
+// (which leaves the version empty), the version its Go module stands for: Prometheus
+// M.m.p is the module version v0.(100M+m).p.
+func promVersion(t *testing.T, server string) string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), server, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v\n%s", server, err, out)
+	}
+	if m := versionRE.FindSubmatch(out); m != nil && len(m[1]) > 0 {
+		return string(m[1])
+	}
+	info, err := buildinfo.ReadFile(server)
+	if err != nil {
+		t.Fatalf("%s states no version: %v", server, err)
+	}
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(info.Main.Version, "v0.%d.%d", &minor, &patch); err != nil {
+		t.Fatalf("%s: module version %q: %v", server, info.Main.Version, err)
+	}
+	major, minor = minor/100, minor%100
+	return fmt.Sprintf("%d.%d.%d", major, minor, patch)
 }
 
 func runTool(t *testing.T, dir, name string, args ...string) {
@@ -156,6 +211,40 @@ func (p promAPI) query(expr string) ([]sample, error) {
 	}
 }
 
+// queryRange runs expr over [start, end] as a time series panel does, and reports
+// whether any point is a finite number, and how many series it returned.
+func (p promAPI) queryRange(expr string, start, end time.Time, step time.Duration) (series int, finite bool, err error) {
+	data, err := p.get("/api/v1/query_range", url.Values{
+		"query": {expr},
+		"start": {strconv.FormatInt(start.Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Unix(), 10)},
+		"step":  {step.String()},
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	var res struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return 0, false, err
+	}
+	if res.ResultType != "matrix" {
+		return 0, false, fmt.Errorf("unexpected result type %q", res.ResultType)
+	}
+	for _, r := range res.Result {
+		for _, v := range r.Values {
+			if f := sampleValue(sample{Value: v}); !math.IsNaN(f) && !math.IsInf(f, 0) {
+				finite = true
+			}
+		}
+	}
+	return len(res.Result), finite, nil
+}
+
 // scalarOf returns the first sample's value of expr, or NaN.
 func (p promAPI) scalarOf(expr string) float64 {
 	v, err := p.query(expr)
@@ -177,6 +266,7 @@ func sampleValue(s sample) float64 {
 // panelQuery is one target of one panel, where the test reports it.
 type panelQuery struct {
 	dashboard, panel, refID, expr string
+	instant                       bool // one value at the dashboard's end, not a time series
 }
 
 func (q panelQuery) String() string {
@@ -198,8 +288,9 @@ type dashboardJSON struct {
 type panelJSON struct {
 	Title   string `json:"title"`
 	Targets []struct {
-		RefID string `json:"refId"`
-		Expr  string `json:"expr"`
+		RefID   string `json:"refId"`
+		Expr    string `json:"expr"`
+		Instant bool   `json:"instant"`
 	} `json:"targets"`
 	Panels []panelJSON `json:"panels"` // a collapsed row keeps its panels here
 }
@@ -245,7 +336,7 @@ func loadDashboards(t *testing.T) (queries []panelQuery, variableQueries map[str
 		walk = func(ps []panelJSON) {
 			for _, p := range ps {
 				for _, tg := range p.Targets {
-					queries = append(queries, panelQuery{filepath.Base(f), p.Title, tg.RefID, tg.Expr})
+					queries = append(queries, panelQuery{filepath.Base(f), p.Title, tg.RefID, tg.Expr, tg.Instant})
 				}
 				walk(p.Panels)
 			}
@@ -268,16 +359,29 @@ func loadDashboards(t *testing.T) (queries []panelQuery, variableQueries map[str
 var metricNameRE = regexp.MustCompile(`\bwolkvox_\w+`)
 
 func TestEndToEndWithPrometheus(t *testing.T) {
-	prometheusBin, promtool := promBinaries(t)
+	clock, err := time.Parse(time.RFC3339, *e2eClock)
+	if err != nil {
+		t.Fatalf("-e2e.clock: %v", err)
+	}
+	for _, p := range promInstalls(t) {
+		t.Run("prometheus-"+p.version, func(t *testing.T) {
+			t.Parallel()
+			endToEnd(t, p, clock)
+		})
+	}
+}
 
+// endToEnd runs the shipped stack against one Prometheus, with the demo's traffic
+// starting at clock.
+func endToEnd(t *testing.T, p promInstall, clock time.Time) {
 	// The shipped configuration and rules.
-	runTool(t, "prometheus", promtool, "check", "config", "prometheus.yml")
-	runTool(t, ".", promtool, "check", "rules", filepath.Join("prometheus", "rules.yml"), filepath.Join("prometheus", "alerts.yml"))
-	runTool(t, "prometheus", promtool, "test", "rules", "rules_test.yml")
+	runTool(t, "prometheus", p.promtool, "check", "config", "prometheus.yml")
+	runTool(t, ".", p.promtool, "check", "rules", filepath.Join("prometheus", "rules.yml"), filepath.Join("prometheus", "alerts.yml"))
+	runTool(t, "prometheus", p.promtool, "test", "rules", "rules_test.yml")
 
-	e := startExporter(t, "--demo")
+	e := startExporter(t, "--demo", "--demo.clock="+clock.Format(time.RFC3339))
 	_, exposition := e.get(t, "/metrics")
-	check := exec.CommandContext(t.Context(), promtool, "check", "metrics")
+	check := exec.CommandContext(t.Context(), p.promtool, "check", "metrics")
 	check.Stdin = strings.NewReader(exposition)
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
@@ -304,11 +408,12 @@ scrape_configs:
 `, filepath.Join(rulesDir, "rules.yml"), filepath.Join(rulesDir, "alerts.yml"), strings.TrimPrefix(e.url, "http://"))
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, cfgPath, cfg)
-	runTool(t, dir, promtool, "check", "config", cfgPath)
+	runTool(t, dir, p.promtool, "check", "config", cfgPath)
 	promLog := &lockedBuffer{}
-	prom := exec.CommandContext(t.Context(), prometheusBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	prom := exec.CommandContext(t.Context(), p.prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
 	prom.Stdout, prom.Stderr = promLog, promLog
+	promStart := time.Now()
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -321,17 +426,19 @@ scrape_configs:
 	})
 	api := promAPI{ctx: t.Context(), base: "http://" + promAddr}
 
-	// Wait until Prometheus has seen four API calls (one each 15s in demo mode) and
-	// evaluated the rules: every rate over $__rate_interval then spans new chats.
-	deadline := time.Now().Add(3 * time.Minute)
+	// Wait for chats, not for calls: until Prometheus has seen a chat counted after
+	// its first scrape (rate() takes nothing from a series' first sample) and has
+	// evaluated the rules. The traffic at clock is the same on every run, and at
+	// 01:00 its first chats close within a minute; the deadline bounds a failure.
+	deadline := time.Now().Add(e2eDeadline)
 	for {
-		calls := api.scalarOf(`max(wolkvox_api_requests_total{result="success"}) - min(min_over_time(wolkvox_api_requests_total{result="success"}[10m]))`)
+		chats := api.scalarOf(`sum(max_over_time(wolkvox_chats_total[1h]) - min_over_time(wolkvox_chats_total[1h]))`)
 		rules := api.scalarOf(`count(operation:wolkvox_chats:rate5m)`)
-		if calls >= 4 && rules > 0 {
+		if chats >= 1 && rules > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no data in Prometheus after 3 minutes (calls %v, rule series %v)", calls, rules)
+			t.Fatalf("Prometheus saw no new chat within %s (chats %v, rule series %v)", e2eDeadline, chats, rules)
 		}
 		time.Sleep(time.Second) // polling Prometheus; its scrapes run on their own clock
 	}
@@ -370,6 +477,14 @@ scrape_configs:
 	if len(queries) < 30 {
 		t.Fatalf("only %d panel queries found", len(queries))
 	}
+	// Each panel is read as Grafana reads it until it shows data: a chat's series may
+	// still be in its new-series hold, so a panel can lag the first chats by a minute.
+	// A panel that shows nothing by the deadline fails.
+	type panelCheck struct {
+		panelQuery
+		expr, problem string
+	}
+	var pending []panelCheck
 	used := map[string]bool{}
 	for _, q := range queries {
 		expr, err := substitute(q.expr)
@@ -377,24 +492,42 @@ scrape_configs:
 			t.Errorf("%s: %v\n  expr: %s", q, err, q.expr)
 			continue
 		}
-		reason, mayBeEmpty := emptyInDemo[q.panel]
-		// Every metric a query names must exist, even where a fallback would hide it.
 		for _, name := range metricNameRE.FindAllString(expr, -1) {
 			used[strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")] = true
-			if n := api.scalarOf(fmt.Sprintf(`count({__name__=%q})`, name)); !(n > 0) && !mayBeEmpty {
-				t.Errorf("%s: metric %s does not exist in Prometheus\n  expr: %s", q, name, expr)
+		}
+		pending = append(pending, panelCheck{panelQuery: q, expr: expr})
+	}
+	for {
+		end := time.Now()
+		var failing []panelCheck
+		for _, c := range pending {
+			problem, err := panelProblem(api, c.panelQuery, c.expr, promStart, end)
+			switch {
+			case err != nil: // a query Prometheus refuses stays refused
+				t.Errorf("%s: %v\n  expr: %s", c.panelQuery, err, c.expr)
+			case problem != "":
+				c.problem = problem
+				failing = append(failing, c)
 			}
 		}
-		samples, err := api.query(expr)
-		switch {
-		case err != nil:
-			t.Errorf("%s: %v\n  expr: %s", q, err, expr)
-		case len(samples) == 0 && !mayBeEmpty:
-			t.Errorf("%s: no data\n  expr: %s", q, expr)
-		case len(samples) > 0 && mayBeEmpty:
-			t.Errorf("%s: has data, but the test says it should be empty in demo mode (%s)\n  expr: %s", q, reason, expr)
-		case len(samples) > 0 && !anyFinite(samples):
-			t.Errorf("%s: only NaN or infinite values\n  expr: %s", q, expr)
+		pending = failing
+		if len(pending) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second) // polling Prometheus for its next scrapes and rule runs
+	}
+	for _, c := range pending {
+		t.Errorf("%s: %s\n  expr: %s", c.panelQuery, c.problem, c.expr)
+	}
+	// Every metric a query names must exist, even where a fallback would hide it.
+	for _, q := range queries {
+		if _, mayBeEmpty := emptyInDemo[q.panel]; mayBeEmpty {
+			continue
+		}
+		for _, name := range metricNameRE.FindAllString(q.expr, -1) {
+			if n := api.scalarOf(fmt.Sprintf(`count({__name__=%q})`, name)); !(n > 0) {
+				t.Errorf("%s: metric %s does not exist in Prometheus", q, name)
+			}
 		}
 	}
 
@@ -439,6 +572,38 @@ scrape_configs:
 			t.Errorf("no dashboard panel shows %s", m)
 		}
 	}
+}
+
+// e2eDeadline bounds the wait for data in the end-to-end test: at the quiet 01:00,
+// every panel shows data about two minutes after Prometheus starts.
+const e2eDeadline = 5 * time.Minute
+
+// panelProblem runs a panel's query as Grafana does and says what is wrong with its
+// answer, or "" if the panel shows what it should: a stat's one value at end, or a
+// time series over the dashboard's range, which shows data if any point has a value.
+func panelProblem(api promAPI, q panelQuery, expr string, start, end time.Time) (string, error) {
+	var series int
+	var finite bool
+	var err error
+	if q.instant {
+		var samples []sample
+		samples, err = api.query(expr)
+		series, finite = len(samples), anyFinite(samples)
+	} else {
+		series, finite, err = api.queryRange(expr, start, end, 5*time.Second)
+	}
+	reason, mayBeEmpty := emptyInDemo[q.panel]
+	switch {
+	case err != nil:
+		return "", err
+	case series == 0 && !mayBeEmpty:
+		return "no data", nil
+	case series > 0 && mayBeEmpty:
+		return "has data, but the test says it should be empty in demo mode (" + reason + ")", nil
+	case series > 0 && !finite:
+		return "only NaN or infinite values", nil
+	}
+	return "", nil
 }
 
 func anyFinite(samples []sample) bool {
