@@ -74,12 +74,15 @@ func (b *batch) labelPair(label, first, second string) (string, string) {
 }
 
 // Skip reasons, as the reason label of wolkvox_records_skipped_total.
-const reasonConnIDEmpty = "conn_id_empty"
+const (
+	reasonConnIDEmpty = "conn_id_empty"
+	reasonNotARecord  = "not_a_record" // an element of data that is not an object
+)
 
 var observedFields = []string{"answer_delay", "duration", "handle_time", "customer_characters", "agent_characters", "agent_messages"}
 
 func skipReasons() []string {
-	out := []string{reasonConnIDEmpty}
+	out := []string{reasonConnIDEmpty, reasonNotARecord}
 	for _, f := range observedFields {
 		out = append(out, f+"_empty", f+"_invalid")
 	}

@@ -72,7 +72,7 @@ var (
 	lastRecordsDesc = newDesc("", "last_query_records",
 		"Records in the last successful answer.", "operation")
 	skippedDesc = newDesc("", "records_skipped_total",
-		"Records skipped (conn_id_empty), or single observations skipped for an empty or invalid value.", "operation", "reason")
+		"Records skipped (conn_id_empty), elements of data that are not records (not_a_record), or single observations skipped for an empty or invalid value.", "operation", "reason")
 	trackedDesc = newDesc("", "tracked_chats",
 		"Chat ids remembered so that overlapping windows do not count a chat twice.", "operation")
 	reloadOKDesc = newDesc("exporter", "config_last_reload_successful",

@@ -67,7 +67,7 @@ func faultChats() simulator.Chats {
 
 // skipReasons restates the documented reasons of wolkvox_records_skipped_total.
 var skipReasons = func() []string {
-	out := []string{"conn_id_empty"}
+	out := []string{"conn_id_empty", "not_a_record"}
 	for _, f := range []string{"answer_delay", "duration", "handle_time", "customer_characters", "agent_characters", "agent_messages"} {
 		out = append(out, f+"_empty", f+"_invalid")
 	}
@@ -405,7 +405,7 @@ func faultCases() []faultCase {
 		},
 		{
 			name: "connection reset mid-body", fault: resetMidBody,
-			wantResult: wolkvox.ResultDecodeError, wantLog: "connection reset by peer", warns: true,
+			wantResult: wolkvox.ResultHTTPError, wantLog: "connection failed during the answer: read tcp", warns: true,
 		},
 		{
 			name: "truncated JSON", fault: respond(200, jsonType, `{"code":200,"error":null,"data":[`+record("cut-1")+`,{"conn_id":"cut-2","chan`),
@@ -510,10 +510,14 @@ func faultCases() []faultCase {
 			},
 		},
 		{
-			// A list element that is not an object fails the whole answer today (see
-			// the report); the records before it must not count.
-			name: "record that is a string", fault: respond(200, jsonType, answer(record("o-1"), `"o-2"`, record("o-3"))),
-			wantResult: wolkvox.ResultDecodeError, wantLog: "HTTP 200: record 2: a record is a string, not an object", warns: true,
+			// Elements of data that are not records, valid JSON all, staying in the
+			// window call after call: each is skipped and counted every time, and every
+			// record around them counts once.
+			name: "elements that are not records", calls: 3,
+			fault:  respond(200, jsonType, answer(record("o-1"), `"o-2"`, `42`, `[{"conn_id":"o-x"}]`, `true`, record("o-3"))),
+			wantUp: 1, wantResult: wolkvox.ResultSuccess, wantLog: "result=success records=2 not_records=4",
+			counted:     []string{"o-1", "o-3"},
+			wantSkipped: map[string]float64{"not_a_record": 4 * 3},
 		},
 		{
 			name: "invalid UTF-8", extraConfig: "    agent_metrics: true\n",

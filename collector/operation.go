@@ -240,6 +240,7 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 		o.show(next)
 		return
 	}
+	b.tally.skipped[reasonNotARecord] += float64(ans.NotRecords)
 	var unsaved *state // what to show if the answer cannot be saved
 	if o.store != nil {
 		unsaved = next.clone()
@@ -253,7 +254,7 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 	}
 	o.show(next)
 	level.Debug(o.logger).Log("msg", "chat_1 query done", "window", win, "result", ans.Result,
-		"records", ans.Records, "new_chats", len(b.ids), "tracked_chats", len(next.seen), "duration", elapsed)
+		"records", ans.Records, "not_records", ans.NotRecords, "new_chats", len(b.ids), "tracked_chats", len(next.seen), "duration", elapsed)
 }
 
 // anchor makes from the cursor of a state that has none, and saves it, before the

@@ -71,7 +71,10 @@ func (e *Error) Unwrap() error { return e.err }
 type Answer struct {
 	Result  Result // ResultSuccess or ResultEmpty
 	Records int    // records decoded, including ones the callback may later skip
-	Status  int
+	// NotRecords counts the elements of data that were not records (a string, a
+	// number, a list or a boolean): skipped, while the records around them count.
+	NotRecords int
+	Status     int
 	// Truncated is set when the answer hit the record cap: part of the window is
 	// missing from it.
 	Truncated bool
@@ -182,7 +185,8 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 		return Answer{}, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	body := &cappedReader{r: resp.Body, left: c.maxBytes}
+	conn := &readFailure{r: resp.Body}
+	body := &cappedReader{r: conn, left: c.maxBytes}
 
 	if resp.StatusCode != http.StatusOK {
 		return c.errorAnswer(ctx, resp.StatusCode, body)
@@ -190,6 +194,13 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 	n, env, err := decodeAnswer(body, each)
 	if err != nil {
 		if e := c.transportError(ctx, err); e.Result == ResultTimeout {
+			return Answer{}, e
+		}
+		if conn.err != nil {
+			// The connection failed mid-answer (reset, cut): a network failure, not a
+			// malformed answer.
+			e := c.transportError(ctx, conn.err)
+			e.Status, e.Detail = resp.StatusCode, "connection failed during the answer: "+e.Detail
 			return Answer{}, e
 		}
 		return Answer{}, &Error{Result: ResultDecodeError, Status: resp.StatusCode, Detail: c.redact(err.Error()), err: err}
@@ -202,10 +213,12 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 		}
 		return Answer{}, &Error{Result: result, Status: resp.StatusCode, Detail: c.redact(fmt.Sprintf("code %d: %s", env.code, env.text()))}
 	}
-	if n == 0 {
-		return Answer{Result: ResultEmpty, Status: resp.StatusCode}, nil
+	if n.records == 0 {
+		return Answer{Result: ResultEmpty, NotRecords: n.notRecords, Status: resp.StatusCode}, nil
 	}
-	return Answer{Result: ResultSuccess, Records: n, Status: resp.StatusCode, Truncated: n >= c.recordCap}, nil
+	// The cap counts the answer's elements, whatever they hold.
+	return Answer{Result: ResultSuccess, Records: n.records, NotRecords: n.notRecords, Status: resp.StatusCode,
+		Truncated: n.records+n.notRecords >= c.recordCap}, nil
 }
 
 // errorAnswer reads a non-200 answer. A 404 carrying Wolkvox JSON is how the API
@@ -296,6 +309,20 @@ func snippet(raw []byte) string {
 		return "(empty body)"
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// readFailure keeps the first error other than io.EOF that reading the body met.
+type readFailure struct {
+	r   io.Reader
+	err error
+}
+
+func (f *readFailure) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // errTooLarge is returned once an answer passes the size cap.

@@ -31,28 +31,37 @@ func (e envelope) text() string {
 	}
 }
 
+// elements counts what the data of an answer held: records passed on, and elements
+// skipped because they are not records (a string, a number, a list or a boolean
+// where a record's object should be). A null element carries nothing and counts as
+// neither.
+type elements struct {
+	records, notRecords int
+}
+
 // decodeAnswer reads a 200 answer as a stream, record by record, so a large answer
 // is never held in memory. data may be a list, a single object, null or missing.
-// Each record is passed to each as soon as it is read.
-func decodeAnswer(r io.Reader, each func(*Record)) (int, envelope, error) {
+// Each record is passed to each as soon as it is read. An element that is not a
+// record is skipped and counted: it belongs to one element, not to the answer.
+func decodeAnswer(r io.Reader, each func(*Record)) (elements, envelope, error) {
 	return decodeWith(newScanner(r, scanBufSize), each)
 }
 
-func decodeWith(s *scanner, each func(*Record)) (int, envelope, error) {
+func decodeWith(s *scanner, each func(*Record)) (elements, envelope, error) {
 	var env envelope
+	var n elements
 	if err := s.expect('{', "where the answer's object should start"); err != nil {
-		return 0, env, fmt.Errorf("answer is not a JSON object: %w", err)
+		return n, env, fmt.Errorf("answer is not a JSON object: %w", err)
 	}
 	s.depth = 1
 	c, err := s.peek()
 	if err != nil {
-		return 0, env, err
+		return n, env, err
 	}
 	if c == '}' {
 		s.pos++
-		return 0, env, nil
+		return n, env, nil
 	}
-	n := 0
 	var key []byte
 	for {
 		if key, err = s.readString(key[:0]); err != nil {
@@ -69,7 +78,7 @@ func decodeWith(s *scanner, each func(*Record)) (int, envelope, error) {
 			}
 			env.dataPassed = true
 			if err := decodeData(s, each, &n); err != nil {
-				return n, env, fmt.Errorf("record %d: %w", n+1, err)
+				return n, env, fmt.Errorf("record %d: %w", n.records+n.notRecords+1, err)
 			}
 		case "code", "error", "msg", "message":
 			raw, err := s.capture()
@@ -99,7 +108,7 @@ func decodeWith(s *scanner, each func(*Record)) (int, envelope, error) {
 	}
 }
 
-func decodeData(s *scanner, each func(*Record), n *int) error {
+func decodeData(s *scanner, each func(*Record), n *elements) error {
 	c, err := s.peek()
 	if err != nil {
 		return err
@@ -114,7 +123,7 @@ func decodeData(s *scanner, each func(*Record), n *int) error {
 		if err != nil {
 			return err
 		}
-		*n++
+		n.records++
 		each(rec)
 		return nil
 	case '[':
@@ -145,10 +154,14 @@ func decodeData(s *scanner, each func(*Record), n *int) error {
 			if err != nil {
 				return err
 			}
-			*n++
+			n.records++
 			each(rec)
 		default:
-			return fmt.Errorf("a record is %s, not an object", kind(c))
+			// Not a record, but valid JSON: the answer's other records still count.
+			if err := s.skip(); err != nil {
+				return err
+			}
+			n.notRecords++
 		}
 		if c, err = s.peek(); err != nil {
 			return err

@@ -22,7 +22,7 @@ func TestDecodeGeneratedMatchesReference(t *testing.T) {
 		if _, err := simulator.WriteAnswer(&body, o); err != nil {
 			t.Fatal(err)
 		}
-		want, _, err := refDecode(body.Bytes())
+		want, _, _, err := refDecode(body.Bytes())
 		if err != nil || len(want) != o.Records {
 			t.Fatalf("reference: %d records, %v", len(want), err)
 		}
@@ -33,8 +33,8 @@ func TestDecodeGeneratedMatchesReference(t *testing.T) {
 		} {
 			var got []Record
 			n, _, err := decodeWith(s, func(r *Record) { got = append(got, *r) })
-			if err != nil || n != len(want) {
-				t.Fatalf("%s (escaped %v): %d records, %v", name, o.EscapeUnicode, n, err)
+			if err != nil || n.records != len(want) {
+				t.Fatalf("%s (escaped %v): %d records, %v", name, o.EscapeUnicode, n.records, err)
 			}
 			for i := range want {
 				if got[i] != want[i] {
@@ -56,8 +56,8 @@ func TestDecodeLongTokens(t *testing.T) {
 	s := newScanner(bytes.NewReader([]byte(in)), scanBufSize)
 	var got []Record
 	n, _, err := decodeWith(s, func(r *Record) { got = append(got, *r) })
-	if err != nil || n != 1 || got[0].ConnID != long || got[0].Channel != "web" {
-		t.Fatalf("%d records, err %v", n, err)
+	if err != nil || n.records != 1 || got[0].ConnID != long || got[0].Channel != "web" {
+		t.Fatalf("%d records, err %v", n.records, err)
 	}
 	if len(s.buf) > 4*len(long) {
 		t.Fatalf("buffer grew to %d bytes for a %d-byte token", len(s.buf), len(long))
@@ -73,7 +73,6 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"data":[` + rec + `,{"customer_name":"` + secret + `\q"}]}`, "record 2: invalid character 'q' in string escape"},
 		{`{"data":[` + rec + `,{"comments":"` + secret + `\u12G4"}]}`, `record 2: invalid \u escape`},
 		{`{"data":[` + rec + `,{"customer_name":"` + secret + `"`, "record 2: answer ends early"},
-		{`{"data":[` + rec + `,"` + secret + `"]}`, "record 2: a record is a string, not an object"},
 		{`{"data":"` + secret + `"}`, "record 1: data is a string, not a list or an object"},
 		{`{"data":[` + rec + `] "msg":"` + secret + `"}`, "invalid character '\"' after a value in the answer's object"},
 		{`{"data":[],"data":[` + rec + `]}`, "data appears twice"},
@@ -94,11 +93,38 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// An element of data that is not a record is skipped and counted; the records
+// around it count. Only a null element is neither.
+func TestDecodeSkipsElementsThatAreNotRecords(t *testing.T) {
+	const secret = "Ana Perez ana@example.com"
+	for _, tc := range []struct {
+		data             string
+		records, skipped int
+	}{
+		{`[{"conn_id":"a"},"` + secret + `",{"conn_id":"b"}]`, 2, 1},
+		{`[{"conn_id":"a"},42,-1.5e3,{"conn_id":"b"}]`, 2, 2},
+		{`[[{"conn_id":"nested"}],{"conn_id":"a"},[]]`, 1, 2},
+		{`[true,false,{"conn_id":"a"}]`, 1, 2},
+		{`[null,{"conn_id":"a"},null]`, 1, 0},
+		{`["only junk"]`, 0, 1},
+	} {
+		var ids []string
+		n, _, err := decodeAnswer(strings.NewReader(`{"code":200,"data":`+tc.data+`}`), func(r *Record) { ids = append(ids, r.ConnID) })
+		if err != nil || n.records != tc.records || n.notRecords != tc.skipped || len(ids) != tc.records {
+			t.Errorf("%s: %d records %v, %d skipped, err %v; want %d and %d", tc.data, n.records, ids, n.notRecords, err, tc.records, tc.skipped)
+		}
+	}
+	// A skipped element is still checked: broken JSON inside it fails the answer.
+	if _, _, err := decodeAnswer(strings.NewReader(`{"data":[{"conn_id":"a"},[1,}]}`), func(*Record) {}); err == nil {
+		t.Error("a broken list in data was accepted")
+	}
+}
+
 // A read error is passed on as it is, so the client can tell a timeout.
 func TestDecodeReadError(t *testing.T) {
 	in := io.MultiReader(strings.NewReader(`{"data":[{"conn_id":"a"},`), iotest.ErrReader(errTooLarge))
 	n, _, err := decodeAnswer(in, func(*Record) {})
-	if n != 1 || !errors.Is(err, errTooLarge) || !strings.HasPrefix(err.Error(), "record 2: answer exceeds max_response_size") {
-		t.Fatalf("%d records, err %v", n, err)
+	if n.records != 1 || !errors.Is(err, errTooLarge) || !strings.HasPrefix(err.Error(), "record 2: answer exceeds max_response_size") {
+		t.Fatalf("%d records, err %v", n.records, err)
 	}
 }
