@@ -420,3 +420,48 @@ func TestFirstWindowStartHolds(t *testing.T) {
 		})
 	}
 }
+
+// A refused token backs off like any failure: every call costs quota, and the token
+// stays refused until the configuration changes. The log says how to fix it, and a
+// reload with another token calls at once.
+func TestRefusedTokenBacksOff(t *testing.T) {
+	for _, refusal := range []*simulator.Fault{
+		{Status: http.StatusForbidden, Body: `{"code":403,"error":"PLEASE VALIDATE TOKEN","msg":"PLEASE VALIDATE TOKEN","data":null}`},
+		{Status: http.StatusUnauthorized, Body: ""},
+	} {
+		t.Run(fmt.Sprint(refusal.Status), func(t *testing.T) {
+			sim := simulator.NewServer(simulator.Chats{chat("a", startTime.Add(-time.Minute))}, simulator.Options{})
+			sim.SetFault(refusal)
+			h := newHarness(t, sim, baseConfig+"    max_backoff: 20m\n")
+			var callMinutes []int
+			for minute := 0; minute <= 40; minute++ {
+				before := h.requests()
+				h.refresh()
+				if h.requests() > before {
+					callMinutes = append(callMinutes, minute)
+				}
+				h.clock.Advance(time.Minute)
+			}
+			// Waits of 5, 10, 20 and 20 minutes, not a call every min_interval.
+			if want := []int{0, 5, 15, 35}; fmt.Sprint(callMinutes) != fmt.Sprint(want) {
+				t.Fatalf("calls at minutes %v, want %v", callMinutes, want)
+			}
+			if got := h.value("wolkvox_api_requests_total", map[string]string{"result": "unauthorized"}); got != 4 {
+				t.Fatalf("unauthorized calls %v, want 4", got)
+			}
+			line := lineWith(h.logs.String(), "chat_1 query failed")
+			if !strings.Contains(line, "level=warn") || !strings.Contains(line, "token_file") || !strings.Contains(line, "reload") {
+				t.Fatalf("the failure's log line does not say how to fix it: %s", line)
+			}
+			sim.SetFault(nil)
+			if err := h.reload(strings.Replace(baseConfig+"    max_backoff: 20m\n", testToken, testToken+"-new", 1)); err != nil {
+				t.Fatal(err)
+			}
+			before := h.requests()
+			h.refresh()
+			if h.requests() != before+1 || h.value("wolkvox_up", nil) != 1 {
+				t.Fatal("a reload with a new token did not call at once")
+			}
+		})
+	}
+}

@@ -300,6 +300,10 @@ func (o *operation) failed(next *state, s *settings, result wolkvox.Result, star
 	if !next.backoffUntil.IsZero() {
 		keyvals = append(keyvals, "no_call_before", next.backoffUntil.In(s.cfg.Location()).Format(time.RFC3339))
 	}
+	if result == wolkvox.ResultUnauthorized {
+		keyvals = append(keyvals, "fix", "the API refused the token: put the operation's token in its token_file (or token) and check its server, "+
+			"then reload (SIGHUP or POST /-/reload); a changed token is tried at once")
+	}
 	logger.Log(keyvals...)
 }
 

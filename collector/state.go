@@ -149,7 +149,8 @@ func failureBackoff(n int, minInterval, maxBackoff time.Duration) time.Duration 
 func backsOff(r wolkvox.Result) bool {
 	switch r {
 	case wolkvox.ResultTimeout, wolkvox.ResultHTTPError, wolkvox.ResultConcurrencyLimited,
-		wolkvox.ResultAPIError, wolkvox.ResultDecodeError:
+		wolkvox.ResultAPIError, wolkvox.ResultDecodeError,
+		wolkvox.ResultUnauthorized: // a refused token stays refused until the config changes, and each call costs quota
 		return true
 	}
 	return false
