@@ -264,7 +264,7 @@ func TestConfigCheck(t *testing.T) {
 		{"valid", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", ""), 0, "configuration is valid: 1 operation(s)"},
 		{"valid, token inline", "operations:\n  - name: x\n    server: \"1\"\n    token: " + e2eToken + "\n", 0, "configuration is valid: 1 operation(s)"},
 		{"unknown key", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", "    colour: blue\n"), 1, "line 8: field colour not found"},
-		{"quota overspent", "operations:\n  - name: x\n    server: \"1\"\n    token_file: token\n    min_interval: 1m\n", 1, "set min_interval to at least 1m27s"},
+		{"quota overspent", "operations:\n  - name: x\n    server: \"1\"\n    token_file: token\n    min_interval: 1m\n", 1, "set min_interval to 90s or more, or raise daily_quota"},
 		{"token in yaml with whitespace", "operations:\n  - name: x\n    server: \"1\"\n    token: \"" + e2eToken + " x\"\n", 1, "whitespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,11 +46,11 @@ type Operation struct {
 	TokenFile       string            `yaml:"token_file,omitempty"`
 	BaseURL         string            `yaml:"base_url,omitempty"`
 	Timezone        string            `yaml:"timezone"`
-	MinInterval     model.Duration    `yaml:"min_interval"`
-	Overlap         model.Duration    `yaml:"overlap"`
-	RequestTimeout  model.Duration    `yaml:"request_timeout"`
-	MaxCatchup      model.Duration    `yaml:"max_catchup"`
-	MaxBackoff      model.Duration    `yaml:"max_backoff"`
+	MinInterval     Duration          `yaml:"min_interval"`
+	Overlap         Duration          `yaml:"overlap"`
+	RequestTimeout  Duration          `yaml:"request_timeout"`
+	MaxCatchup      Duration          `yaml:"max_catchup"`
+	MaxBackoff      Duration          `yaml:"max_backoff"`
 	DailyQuota      int               `yaml:"daily_quota"`
 	MaxResponseSize ByteSize          `yaml:"max_response_size"`
 	MaxLabelValues  int               `yaml:"max_label_values"`
@@ -72,11 +72,11 @@ type Histograms struct {
 // DefaultOperation holds the defaults of every operation key.
 var DefaultOperation = Operation{
 	Timezone:        "America/Bogota",
-	MinInterval:     model.Duration(5 * time.Minute),
-	Overlap:         model.Duration(10 * time.Minute),
-	RequestTimeout:  model.Duration(55 * time.Second),
-	MaxCatchup:      model.Duration(24 * time.Hour),
-	MaxBackoff:      model.Duration(time.Hour),
+	MinInterval:     Duration(5 * time.Minute),
+	Overlap:         Duration(10 * time.Minute),
+	RequestTimeout:  Duration(55 * time.Second),
+	MaxCatchup:      Duration(24 * time.Hour),
+	MaxBackoff:      Duration(time.Hour),
 	DailyQuota:      VendorDailyQuota,
 	MaxResponseSize: VendorMaxResponseSize,
 	MaxLabelValues:  100,
@@ -149,16 +149,22 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes strictly (unknown keys are errors) and validates.
+// Parse decodes strictly (unknown keys are errors) and validates. Errors name the
+// key at fault, and its line where the file sets it.
 func Parse(data []byte, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	cfg := &Config{}
+	// The file as a tree, to find the line of a key (a syntax error shows below).
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
 	if err := dec.Decode(cfg); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty: at least one operation is required")
 		}
-		// yaml names the Go type; users know only keys.
+		if te, ok := errors.AsType[*yaml.TypeError](err); ok {
+			return nil, describeDecodeErrors(&root, te)
+		}
 		return nil, errors.New(goTypeRE.ReplaceAllString(err.Error(), ""))
 	}
 	var extra yaml.Node
@@ -166,6 +172,11 @@ func Parse(data []byte, dir string) (*Config, error) {
 		return nil, errors.New("the file holds more than one YAML document")
 	}
 	if err := cfg.validate(dir); err != nil {
+		if ke, ok := errors.AsType[*keyError](err); ok {
+			if line := lineOf(&root, ke.path); line > 0 {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+		}
 		return nil, err
 	}
 	return cfg, nil
@@ -175,6 +186,8 @@ var (
 	goTypeRE = regexp.MustCompile(` in type [\w.]+`)
 	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	serverRE = regexp.MustCompile(`^[A-Za-z0-9]{1,16}$`)
+	// hostServerRE matches the host, or its wv prefix, where the number belongs.
+	hostServerRE = regexp.MustCompile(`(?i)^(?:https?://)?wv([a-z0-9]{1,16})(?:\.wolkvox\.com)?/?$`)
 )
 
 func (c *Config) validate(dir string) error {
@@ -186,12 +199,12 @@ func (c *Config) validate(dir string) error {
 		op := &c.Operations[i]
 		if err := op.validate(dir); err != nil {
 			if op.Name == "" {
-				return fmt.Errorf("operations[%d]: %w", i, err)
+				return under(fmt.Errorf("operations[%d]: %w", i, err), "operations", i)
 			}
-			return fmt.Errorf("operation %q: %w", op.Name, err)
+			return under(fmt.Errorf("operation %q: %w", op.Name, err), "operations", i)
 		}
 		if seen[op.Name] {
-			return fmt.Errorf("operation %q: the name is used twice", op.Name)
+			return under(keyErrorf("name", "operation %q: the name is used twice", op.Name), "operations", i)
 		}
 		seen[op.Name] = true
 	}
@@ -207,7 +220,7 @@ func (c *Config) validate(dir string) error {
 		{"handle_time", c.Histograms.HandleTime},
 	} {
 		if err := validateBuckets(h.buckets); err != nil {
-			return fmt.Errorf("histograms.%s: %w", h.key, err)
+			return &keyError{path: []any{"histograms", h.key}, err: fmt.Errorf("histograms.%s: %w", h.key, err)}
 		}
 	}
 	return nil
@@ -215,10 +228,13 @@ func (c *Config) validate(dir string) error {
 
 func (o *Operation) validate(dir string) error {
 	if !nameRE.MatchString(o.Name) {
-		return fmt.Errorf("name %q must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit", o.Name)
+		return keyErrorf("name", "name %q must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit", o.Name)
+	}
+	if number := hostServerRE.FindStringSubmatch(o.Server); number != nil {
+		return keyErrorf("server", "server %q is the API host's name, not the server number: set server: %q (the host is wv{server}.wolkvox.com)", o.Server, number[1])
 	}
 	if !serverRE.MatchString(o.Server) {
-		return fmt.Errorf("server %q must be the operation's server number: letters and digits only, e.g. \"0010\"", o.Server)
+		return keyErrorf("server", "server %q must be the operation's server number: letters and digits only, e.g. \"0010\"", o.Server)
 	}
 	if err := o.resolveToken(dir); err != nil {
 		return err
@@ -226,42 +242,42 @@ func (o *Operation) validate(dir string) error {
 	if o.BaseURL != "" {
 		u, err := url.Parse(o.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("base_url %q must be an absolute http:// or https:// URL", o.BaseURL)
+			return keyErrorf("base_url", "base_url %q must be an absolute http:// or https:// URL", o.BaseURL)
 		}
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return errors.New("base_url must not carry credentials, a query or a fragment")
+			return keyErrorf("base_url", "base_url must not carry credentials, a query or a fragment")
 		}
 	}
 	loc, err := time.LoadLocation(o.Timezone)
 	if err != nil || o.Timezone == "" {
-		return fmt.Errorf("timezone %q is not a known IANA time zone (e.g. America/Bogota)", o.Timezone)
+		return keyErrorf("timezone", "timezone %q is not a known IANA time zone (e.g. America/Bogota)", o.Timezone)
 	}
 	o.resolvedLocation = loc
 	switch {
 	case time.Duration(o.MinInterval) < time.Second:
-		return fmt.Errorf("min_interval %s must be at least 1s", o.MinInterval)
+		return keyErrorf("min_interval", "min_interval %s must be at least 1s", o.MinInterval)
 	case o.Overlap < 0:
-		return fmt.Errorf("overlap %s must not be negative", o.Overlap)
+		return keyErrorf("overlap", "overlap %s must not be negative", o.Overlap)
 	case time.Duration(o.Overlap) > 24*time.Hour:
-		return fmt.Errorf("overlap %s must be at most 1d", o.Overlap)
+		return keyErrorf("overlap", "overlap %s must be at most 1d", o.Overlap)
 	case o.RequestTimeout <= 0:
-		return fmt.Errorf("request_timeout %s must be positive", o.RequestTimeout)
+		return keyErrorf("request_timeout", "request_timeout %s must be positive", o.RequestTimeout)
 	case o.MaxCatchup < o.Overlap:
-		return fmt.Errorf("max_catchup %s must be at least overlap %s", o.MaxCatchup, o.Overlap)
+		return keyErrorf("max_catchup", "max_catchup %s must be at least overlap %s", o.MaxCatchup, o.Overlap)
 	case time.Duration(o.MaxCatchup) > MaxCatchupLimit:
-		return fmt.Errorf("max_catchup %s must be at most %s", o.MaxCatchup, model.Duration(MaxCatchupLimit))
+		return keyErrorf("max_catchup", "max_catchup %s must be at most %s", o.MaxCatchup, Duration(MaxCatchupLimit))
 	case o.MaxBackoff < o.MinInterval:
-		return fmt.Errorf("max_backoff %s must be at least min_interval %s", o.MaxBackoff, o.MinInterval)
+		return keyErrorf("max_backoff", "max_backoff %s must be at least min_interval %s", o.MaxBackoff, o.MinInterval)
 	case o.DailyQuota < 1:
-		return fmt.Errorf("daily_quota %d must be positive", o.DailyQuota)
+		return keyErrorf("daily_quota", "daily_quota %d must be positive", o.DailyQuota)
 	case o.MaxResponseSize < ByteSize(units.KiB):
-		return fmt.Errorf("max_response_size %s must be at least 1KiB", o.MaxResponseSize)
+		return keyErrorf("max_response_size", "max_response_size %s must be at least 1KiB", o.MaxResponseSize)
 	case o.MaxLabelValues < 1:
-		return fmt.Errorf("max_label_values %d must be positive", o.MaxLabelValues)
+		return keyErrorf("max_label_values", "max_label_values %d must be positive", o.MaxLabelValues)
 	}
 	for id, name := range o.Skills {
 		if strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {
-			return fmt.Errorf("skills: id %q and name %q must both be non-empty", id, name)
+			return keyErrorf("skills", "skills: id %q and name %q must both be non-empty", id, name)
 		}
 	}
 	return nil
@@ -270,7 +286,7 @@ func (o *Operation) validate(dir string) error {
 func (o *Operation) resolveToken(dir string) error {
 	switch {
 	case o.Token != "" && o.TokenFile != "":
-		return errors.New("set token or token_file, not both")
+		return keyErrorf("token_file", "set token or token_file, not both")
 	case o.Token == "" && o.TokenFile == "":
 		return errors.New("token or token_file is required")
 	case o.Token != "":
@@ -284,18 +300,22 @@ func (o *Operation) resolveToken(dir string) error {
 		data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the file (token_file)
 		if err != nil {
 			// The OS error names the file only, never its content.
-			return fmt.Errorf("token_file: %w", err)
+			return &keyError{path: []any{"token_file"}, err: fmt.Errorf("token_file: %w", err)}
 		}
 		tok := Secret(strings.TrimSpace(string(data)))
 		o.resolvedToken = &tok
 		if tok == "" {
-			return fmt.Errorf("token_file %s is empty", path)
+			return keyErrorf("token_file", "token_file %s is empty", path)
 		}
 	}
 	// The token travels in an HTTP header: refuse anything that could split it.
 	for _, r := range o.APIToken().Reveal() {
 		if r <= ' ' || r > '~' {
-			return errors.New("the token holds whitespace or non-ASCII characters")
+			key := "token"
+			if o.TokenFile != "" {
+				key = "token_file"
+			}
+			return keyErrorf(key, "the token holds whitespace or non-ASCII characters")
 		}
 	}
 	return nil
@@ -306,6 +326,7 @@ func (o *Operation) resolveToken(dir string) error {
 func (c *Config) validateBudget() error {
 	type group struct {
 		names []string
+		first int // index of the first operation
 		calls int
 		quota int
 	}
@@ -316,7 +337,7 @@ func (c *Config) validateBudget() error {
 		tok := op.APIToken()
 		g, ok := groups[tok]
 		if !ok {
-			g = &group{quota: op.DailyQuota}
+			g = &group{quota: op.DailyQuota, first: i}
 			groups[tok] = g
 			order = append(order, tok)
 		}
@@ -329,16 +350,47 @@ func (c *Config) validateBudget() error {
 		if g.calls <= g.quota {
 			continue
 		}
+		// The shortest interval that fits, each operation polling alike, as a person would write it.
+		fits := roundUpInterval(time.Duration(len(g.names)) * 24 * time.Hour / time.Duration(g.quota))
 		if len(g.names) == 1 {
-			least := time.Duration(math.Ceil(float64(24*time.Hour)/float64(g.quota)/float64(time.Second))) * time.Second
-			return fmt.Errorf("operation %q: min_interval allows %d API calls per day (86400s / min_interval), more than daily_quota %d; set min_interval to at least %s",
-				g.names[0], g.calls, g.quota, model.Duration(least))
+			return &keyError{path: []any{"operations", g.first, "min_interval"}, err: fmt.Errorf(
+				"operation %q: min_interval allows %d API calls per day (86400s / min_interval), more than daily_quota %d: set min_interval to %s or more, or raise daily_quota if the licence allows more calls a day",
+				g.names[0], g.calls, g.quota, formatInterval(fits))}
 		}
 		sort.Strings(g.names)
-		return fmt.Errorf("operations %s share one token and together may make %d API calls per day (86400s / min_interval, summed), more than daily_quota %d; raise their min_interval",
-			strings.Join(quoteAll(g.names), ", "), g.calls, g.quota)
+		return fmt.Errorf("operations %s share one token and together may make %d API calls per day (86400s / min_interval, summed), more than daily_quota %d: give each a min_interval of %s or more, or raise daily_quota if the licence allows more calls a day",
+			strings.Join(quoteAll(g.names), ", "), g.calls, g.quota, formatInterval(fits))
 	}
 	return nil
+}
+
+// niceIntervals are the polling intervals people write, shortest first.
+var niceIntervals = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 20 * time.Second,
+	30 * time.Second, 45 * time.Second, time.Minute, 90 * time.Second, 2 * time.Minute, 3 * time.Minute,
+	4 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 20 * time.Minute, 30 * time.Minute,
+	time.Hour,
+}
+
+// roundUpInterval is the first nice interval at least d, or d in whole minutes.
+func roundUpInterval(d time.Duration) time.Duration {
+	for _, n := range niceIntervals {
+		if n >= d {
+			return n
+		}
+	}
+	return (d + time.Minute - 1).Truncate(time.Minute)
+}
+
+// formatInterval writes d as min_interval would be written: 90s, 2m, 1h.
+func formatInterval(d time.Duration) string {
+	switch {
+	case d%time.Minute != 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	case d%time.Hour != 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%dh", d/time.Hour)
 }
 
 func quoteAll(ss []string) []string {
@@ -369,18 +421,32 @@ func (c *Config) Dump() ([]byte, error) {
 	return yaml.Marshal(c)
 }
 
+// Duration is a length of time with a unit, as Prometheus writes them: 90s, 5m, 1h, 1d.
+type Duration model.Duration
+
+// UnmarshalYAML parses the duration, or says on which line it cannot.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := model.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return lineError(n, "%q is not a duration: write a number and a unit, such as 90s, 5m, 1h or 1d", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration with its unit.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+func (d Duration) String() string { return model.Duration(d).String() }
+
 // ByteSize is a size with a unit, such as 64MiB or 256MB (both powers of 1024).
 type ByteSize units.Base2Bytes
 
-// UnmarshalYAML parses the size and says what went wrong.
-func (b *ByteSize) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err != nil {
-		return err
-	}
-	v, err := units.ParseBase2Bytes(s)
-	if err != nil {
-		return fmt.Errorf("size %q needs a unit, e.g. 64MiB", s)
+// UnmarshalYAML parses the size, or says on which line it cannot.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := units.ParseBase2Bytes(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return lineError(n, "size %q needs a unit, e.g. 64MiB", n.Value)
 	}
 	*b = ByteSize(v)
 	return nil

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// keyError is a validation error about one key of the file. Parse adds the line of
+// the key, where the file sets it.
+type keyError struct {
+	path []any // from the top: keys, and indexes into lists, e.g. "operations", 0, "min_interval"
+	err  error
+}
+
+func (e *keyError) Error() string { return e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
+// keyErrorf is an error about key, which the message names.
+func keyErrorf(key, format string, args ...any) error {
+	return &keyError{path: []any{key}, err: fmt.Errorf(format, args...)}
+}
+
+// under puts an error about a key inside the list or mapping at path.
+func under(err error, path ...any) error {
+	if ke, ok := errors.AsType[*keyError](err); ok {
+		ke.path = append(append([]any{}, path...), ke.path...)
+	}
+	return err
+}
+
+// lineError is an error about the value at n, in the form of yaml.v3's own errors
+// ("line N: ..."), so that the decoder gathers it with them and Parse names its key.
+func lineError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// describeDecodeErrors rewrites yaml.v3's decoding errors so that each names its key
+// as well as its line: "line 9: operations[0].min_interval: ...". yaml.v3 names the
+// Go type where users know only keys, so that part is dropped.
+func describeDecodeErrors(root *yaml.Node, te *yaml.TypeError) error {
+	msgs := make([]string, len(te.Errors))
+	for i, msg := range te.Errors {
+		msg = goTypeRE.ReplaceAllString(msg, "")
+		if m := lineRE.FindStringSubmatch(msg); m != nil && !strings.HasPrefix(m[2], "field ") {
+			line, _ := strconv.Atoi(m[1])
+			if key := keyAtLine(root, line); key != "" {
+				msg = fmt.Sprintf("line %d: %s: %s", line, key, m[2])
+			}
+		}
+		msgs[i] = msg
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// keyAtLine is the path of the innermost key written on line, or "".
+func keyAtLine(n *yaml.Node, line int) string {
+	var found string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if k.Line == line {
+					found = p
+				}
+				walk(v, p)
+			}
+		}
+	}
+	walk(n, "")
+	return found
+}
+
+// lineOf is the line of the key at path, or 0 if the file does not set it.
+func lineOf(n *yaml.Node, path []any) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, step := range path {
+		switch s := step.(type) {
+		case int:
+			if n.Kind != yaml.SequenceNode || s >= len(n.Content) {
+				return 0
+			}
+			n = n.Content[s]
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return 0
+			}
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == s {
+					line, next = n.Content[i].Line, n.Content[i+1]
+				}
+			}
+			if next == nil {
+				return 0
+			}
+			n = next
+		}
+	}
+	return line
+}
