@@ -2,12 +2,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +29,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
+	"gopkg.in/yaml.v3"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
@@ -42,6 +48,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		fillVersion(info)
+	}
 	app := kingpin.New(programName, "Prometheus exporter for the Wolkvox chat_1 report API.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
@@ -193,16 +202,74 @@ func run(args []string, stdout, stderr io.Writer) int {
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// The slog bridge adds its own time and caller keys.
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(*logLevel)))
-	for _, addr := range *webFlags.WebListenAddresses {
-		if !strings.HasSuffix(addr, ":0") { // a random port shows in the "Listening on" line
-			level.Info(logger).Log("msg", "serving metrics", "url", "http://"+displayAddr(addr)+*metricsPath)
-		}
+	if err := web.Validate(*webFlags.WebConfigFile); err != nil {
+		level.Error(logger).Log("msg", "bad --web.config.file", "file", *webFlags.WebConfigFile, "err", err)
+		return 1
 	}
-	if err := web.ListenAndServe(server, webFlags, slogger); err != nil {
+	if *webFlags.WebSystemdSocket || slices.ContainsFunc(*webFlags.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
+		// The toolkit opens these itself.
+		if err := web.ListenAndServe(server, webFlags, slogger); err != nil {
+			level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+			return 1
+		}
+		return 0
+	}
+	listeners, err := listen(*webFlags.WebListenAddresses)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot listen", "err", err)
+		return 1
+	}
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close() // the server has stopped: nothing is left to serve
+		}
+	}()
+	scheme := "http"
+	if webTLS(*webFlags.WebConfigFile) {
+		scheme = "https"
+	}
+	for _, l := range listeners {
+		level.Info(logger).Log("msg", "serving metrics", "url", scheme+"://"+displayAddr(l.Addr())+*metricsPath)
+	}
+	if err := web.ServeMultiple(listeners, server, webFlags, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// listen opens every address, or none: an address already in use is named, as is
+// the way out.
+func listen(addrs []string) ([]net.Listener, error) {
+	var lc net.ListenConfig
+	var listeners []net.Listener
+	for _, addr := range addrs {
+		l, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			for _, open := range listeners {
+				_ = open.Close() // not serving after all
+			}
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("address %s is already in use by another process (another exporter?): stop it, or choose another address with --web.listen-address", addr)
+			}
+			return nil, fmt.Errorf("address %s: %w", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+	return listeners, nil
+}
+
+// webTLS tells whether the web configuration file turns TLS on.
+func webTLS(file string) bool {
+	if file == "" {
+		return false
+	}
+	data, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the file (--web.config.file)
+	if err != nil {
+		return false
+	}
+	var c web.Config
+	return yaml.Unmarshal(data, &c) == nil && c.TLSConfig.IsEnabled()
 }
 
 // newLogger returns the one log stream: go-kit, filtered by level. base has no time
@@ -226,12 +293,38 @@ func slogLevel(lvl string) slog.Level {
 	return l
 }
 
-// displayAddr turns ":19655" into "localhost:19655" for a clickable URL.
-func displayAddr(addr string) string {
-	if len(addr) > 0 && addr[0] == ':' {
-		return "localhost" + addr
+// displayAddr writes a listening address as a URL's host: "[::]:19655", listening
+// on every interface, becomes "localhost:19655", which a browser opens.
+func displayAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
 	}
-	return addr
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// fillVersion completes what release ldflags left unset, from what go records in
+// the binary: the module version of go install ...@v1.2.0 (a build from a checkout
+// is "devel"), and the commit time of a build in a git checkout. The revision
+// comes from there already (prometheus/common/version).
+func fillVersion(info *debug.BuildInfo) {
+	if version.Version == "" {
+		v := strings.TrimPrefix(info.Main.Version, "v")
+		if v == "" || v == "(devel)" {
+			v = "devel"
+		}
+		version.Version = v
+	}
+	if version.BuildDate == "" {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.time" {
+				version.BuildDate = s.Value
+			}
+		}
+	}
 }
 
 // promLogger adapts go-kit to promhttp's error log.
