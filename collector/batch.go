@@ -22,6 +22,9 @@ type batch struct {
 	// (or turned to "other") stays so.
 	labels map[string]map[string]string
 	pairs  map[string]map[[2]string][2]string
+	// series counts the series of the base state and those this batch adds, against
+	// maxSeries (see budget.go).
+	series, maxSeries int
 }
 
 func newBatch(s *settings, base *state) *batch {
@@ -34,6 +37,8 @@ func newBatch(s *settings, base *state) *batch {
 		staged:     map[string]map[string]struct{}{},
 		labels:     map[string]map[string]string{},
 		pairs:      map[string]map[[2]string][2]string{},
+		series:     base.tally.seriesCount(),
+		maxSeries:  s.cfg.MaxSeries,
 	}
 }
 
@@ -105,15 +110,16 @@ func (b *batch) add(r *wolkvox.Record) {
 	}
 	b.ids[key] = struct{}{}
 
-	sc := scope{
-		channel: b.label("channel", r.Channel, normalizeChannel),
-		skill:   b.label("skill", r.SkillID, b.skillName),
-	}
-	b.tally.chat(chatKey{
-		scope:           sc,
+	k, folded := b.fitChat(chatKey{
+		scope: scope{
+			channel: b.label("channel", r.Channel, normalizeChannel),
+			skill:   b.label("skill", r.SkillID, b.skillName),
+		},
 		feeling:         b.label("feeling", r.Feeling, normalizeFeeling),
 		lastParticipant: b.label("last_participant", r.LastParticipant, normalizeParticipant),
-	}, time.Time{}).v++
+	})
+	b.tally.chat(k, time.Time{}).v++
+	sc := k.scope
 
 	st := b.tally.scope(sc, time.Time{})
 	if v, ok := b.parse("answer_delay", r.AnswerDelay, wolkvox.ParseSeconds); ok {
@@ -137,15 +143,22 @@ func (b *batch) add(r *wolkvox.Record) {
 	}
 
 	code, desc := b.labelPair("disposition", r.CodAct, r.CodActDescription)
-	b.tally.disposition(dispositionKey{scope: sc, code: code, description: desc}, time.Time{}).v++
+	dk, dispositionFolded := b.fitDisposition(dispositionKey{scope: sc, code: code, description: desc})
+	b.tally.disposition(dk, time.Time{}).v++
 
+	agentFolded := false
 	if b.s.cfg.AgentMetrics {
 		agentID, agentName := b.labelPair("agent", r.AgentID, r.AgentName)
-		a := b.tally.agent(agentKey{id: agentID, name: agentName}, time.Time{})
+		var ak agentKey
+		ak, agentFolded = b.fitAgent(agentKey{id: agentID, name: agentName})
+		a := b.tally.agent(ak, time.Time{})
 		a.chats++
 		if handleOK {
 			a.handleSeconds += handle
 		}
+	}
+	if folded || dispositionFolded || agentFolded {
+		b.tally.folded++
 	}
 }
 

@@ -75,6 +75,12 @@ var (
 		"Records skipped (conn_id_empty), elements of data that are not records (not_a_record), or single observations skipped for an empty or invalid value.", "operation", "reason")
 	trackedDesc = newDesc("", "tracked_chats",
 		"Chat ids remembered so that overlapping windows do not count a chat twice.", "operation")
+	chatSeriesDesc = newDesc("chat", "series",
+		"Series of the chat metrics of the operation, which max_series bounds.", "operation")
+	chatSeriesLimitDesc = newDesc("chat", "series_limit",
+		"Configured most series of the chat metrics of the operation (max_series).", "operation")
+	foldedDesc = newDesc("chat", "records_folded_total",
+		"Chats counted with some labels folded into other, because their label set would pass max_series.", "operation")
 	reloadOKDesc = newDesc("exporter", "config_last_reload_successful",
 		"1 if the last configuration reload succeeded.")
 	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
@@ -257,7 +263,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		upDesc, requestsDesc,
 		requestDurationDesc, truncatedDesc, truncatedQueriesDesc, skippedSecondsDesc, backoffDesc,
 		storageWriteFailsDesc, storageLoadFailsDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
-		skippedDesc, trackedDesc, reloadOKDesc, reloadTimeDesc,
+		skippedDesc, trackedDesc, chatSeriesDesc, chatSeriesLimitDesc, foldedDesc, reloadOKDesc, reloadTimeDesc,
 	} {
 		ch <- d
 	}
@@ -352,6 +358,9 @@ func (o *operation) collect(ch chan<- prometheus.Metric) {
 	gauge(lastSuccessDesc, unixSeconds(st.lastSuccess))
 	gauge(lastRecordsDesc, float64(st.lastRecords))
 	gauge(trackedDesc, float64(len(st.seen)))
+	gauge(chatSeriesDesc, float64(st.tally.seriesCount()))
+	gauge(chatSeriesLimitDesc, float64(cfg.MaxSeries))
+	counter(foldedDesc, st.tally.folded)
 	for _, r := range skipReasons() {
 		counter(skippedDesc, st.tally.skipped[r], r)
 	}

@@ -117,6 +117,7 @@ func (t *tally) clone() *tally {
 		c.agents[k] = &cv
 	}
 	maps.Copy(c.skipped, t.skipped)
+	c.folded = t.folded
 	return c
 }
 

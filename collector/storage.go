@@ -155,6 +155,7 @@ type stateFile struct {
 	Seen               []seenGroup         `json:"seen"`
 	Labels             map[string][]string `json:"labels"`
 	Skipped            map[string]float64  `json:"skipped"`
+	Folded             float64             `json:"folded"`
 	Chats              []savedChat         `json:"chats"`
 	Scopes             []savedScope        `json:"scopes"`
 	Dispositions       []savedDisposition  `json:"dispositions"`
@@ -249,6 +250,7 @@ func encodeState(s *settings, st *state) *stateFile {
 		BackoffUntil:       unix(st.backoffUntil),
 		Labels:             map[string][]string{},
 		Skipped:            st.tally.skipped,
+		Folded:             st.tally.folded,
 	}
 	for r, v := range st.requests {
 		f.Requests[string(r)] = v
@@ -381,6 +383,10 @@ func (f *stateFile) restoreCounts(st *state, s *settings) error {
 		st.tally.skipped[reason] = v
 	}
 	t := st.tally
+	if !validCount(f.Folded) {
+		return badState("invalid folded counter %v", f.Folded)
+	}
+	t.folded = f.Folded
 	for _, c := range f.Chats {
 		if !validCount(c.Value) {
 			return badState("invalid chat counter %v", c.Value)

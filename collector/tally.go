@@ -94,9 +94,24 @@ type tally struct {
 	dispositions map[dispositionKey]*counter
 	agents       map[agentKey]*agentStats
 	skipped      map[string]float64
+	folded       float64 // chats counted with labels folded into "other" by max_series
 }
 
 type bucketSet struct{ answerDelay, duration, handleTime []float64 }
+
+// scopeSeries is how many series one channel and skill pair exposes: three
+// histograms (a line per bound, +Inf, _sum and _count) and three counters.
+func (b bucketSet) scopeSeries() int {
+	return len(b.answerDelay) + len(b.duration) + len(b.handleTime) + 3*3 + 3
+}
+
+// seriesCount is how many series the tally exposes (max_series bounds it).
+func (t *tally) seriesCount() int {
+	return len(t.chats) + len(t.scopes)*t.buckets.scopeSeries() + len(t.dispositions) + agentSeries*len(t.agents)
+}
+
+// agentSeries is how many series one agent exposes: chats and handle time.
+const agentSeries = 2
 
 func newTally(b bucketSet) *tally {
 	return &tally{
@@ -168,6 +183,7 @@ func (t *tally) merge(d *tally, born time.Time) {
 	for k, v := range d.skipped {
 		t.skipped[k] += v
 	}
+	t.folded += d.folded
 }
 
 // nextShown is the earliest time after now at which a series of t ends its hold and

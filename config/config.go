@@ -28,6 +28,11 @@ const (
 	VendorMaxResponseSize = ByteSize(256 * units.MiB)
 )
 
+// DefaultMaxSeries bounds the chat series of an operation: about 150 channel and
+// skill pairs, each with its histograms, feelings, last participants and
+// dispositions, in about 1.5 MB of /metrics.
+const DefaultMaxSeries = 10000
+
 // MaxCatchupLimit bounds max_catchup: the dedupe memory and the first call after a
 // long outage grow with it.
 const MaxCatchupLimit = 90 * 24 * time.Hour
@@ -54,6 +59,7 @@ type Operation struct {
 	DailyQuota      int               `yaml:"daily_quota"`
 	MaxResponseSize ByteSize          `yaml:"max_response_size"`
 	MaxLabelValues  int               `yaml:"max_label_values"`
+	MaxSeries       int               `yaml:"max_series"`
 	AgentMetrics    bool              `yaml:"agent_metrics"`
 	Skills          map[string]string `yaml:"skills,omitempty"`
 	// A pointer, because fmt prints unexported fields by reflection, bypassing
@@ -80,6 +86,7 @@ var DefaultOperation = Operation{
 	DailyQuota:      VendorDailyQuota,
 	MaxResponseSize: VendorMaxResponseSize,
 	MaxLabelValues:  100,
+	MaxSeries:       DefaultMaxSeries,
 }
 
 // DefaultHistograms are chosen for chat service: answer-delay bounds include the usual
@@ -274,6 +281,8 @@ func (o *Operation) validate(dir string) error {
 		return keyErrorf("max_response_size", "max_response_size %s must be at least 1KiB", o.MaxResponseSize)
 	case o.MaxLabelValues < 1:
 		return keyErrorf("max_label_values", "max_label_values %d must be positive", o.MaxLabelValues)
+	case o.MaxSeries < 1:
+		return keyErrorf("max_series", "max_series %d must be positive", o.MaxSeries)
 	}
 	for id, name := range o.Skills {
 		if strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {
