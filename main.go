@@ -63,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		demoClock     = app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM, or an RFC 3339 time. The demo's traffic follows the hour of the day; this shows a chosen hour's traffic whatever the wall clock says.").PlaceHolder("HH:MM").String()
 		seriesHold    = app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration()
+		maxRequests   = app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
 		webFlags      = kingpinflag.AddFlags(app, defaultAddress)
@@ -156,7 +157,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, promhttp.InstrumentMetricHandler(reg,
-		collector.Handler(coll, reg, *timeoutOffset, promLogger{logger})))
+		collector.Handler(coll, reg, *timeoutOffset, promhttp.HandlerOpts{
+			ErrorLog:            promLogger{logger},
+			ErrorHandling:       promhttp.ContinueOnError, // a scrape serves what it could gather
+			Registry:            reg,                      // promhttp_metric_handler_errors_total
+			MaxRequestsInFlight: *maxRequests,
+			EnableOpenMetrics:   true,
+		})))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {

@@ -98,8 +98,6 @@ type Collector struct {
 	hold      time.Duration
 	store     *store
 
-	exposition chatExposition
-
 	mu  sync.RWMutex
 	cfg *config.Config
 	ops []*operation
@@ -117,16 +115,6 @@ func WithClock(now func() time.Time) Option { return func(c *Collector) { c.now 
 
 // WithTransport replaces the HTTP transport of API calls, for tests and proxies.
 func WithTransport(rt http.RoundTripper) Option { return func(c *Collector) { c.transport = rt } }
-
-// DefaultNewSeriesHold is how long a new series shows 0 before its values.
-const DefaultNewSeriesHold = time.Minute
-
-// WithNewSeriesHold sets how long a label combination seen for the first time is
-// exposed at 0 before its counts. Prometheus' rate() and increase() take the first
-// sample of a series as their base: a series that appears at 5 loses those 5.
-// Showing 0 first, for at least one scrape interval of every Prometheus that
-// scrapes the exporter, lets them count the first chats too. 0 disables it.
-func WithNewSeriesHold(d time.Duration) Option { return func(c *Collector) { c.hold = d } }
 
 // WithRecordCap replaces the API's 60000-record cap, for tests.
 func WithRecordCap(n int) Option { return func(c *Collector) { c.recordCap = n } }
@@ -256,10 +244,11 @@ func (c *Collector) Refresh(ctx context.Context) {
 	wg.Wait()
 }
 
-// Describe implements prometheus.Collector. The Collector itself exposes the
-// exporter's health; ChatMetrics exposes the chat counts.
+// Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
+		chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
+		agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc,
 		upDesc, requestsDesc,
 		requestDurationDesc, truncatedDesc, truncatedQueriesDesc, skippedSecondsDesc, backoffDesc,
 		storageWriteFailsDesc, storageLoadFailsDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
@@ -269,36 +258,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-var chatDescs = []*prometheus.Desc{
-	chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
-	agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc,
-}
-
-// ChatMetrics is a prometheus.Collector of the chat counts and histograms built
-// from the API's records. Handler serves them from a cache; register it only to
-// gather them some other way.
-func (c *Collector) ChatMetrics() prometheus.Collector { return chatMetrics{c} }
-
-type chatMetrics struct{ c *Collector }
-
-func (m chatMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range chatDescs {
-		ch <- d
-	}
-}
-
-func (m chatMetrics) Collect(ch chan<- prometheus.Metric) {
-	m.c.mu.RLock()
-	ops := m.c.ops
-	m.c.mu.RUnlock()
-	now := m.c.now()
-	for _, op := range ops {
-		op.collectChats(ch, now, m.c.hold)
-	}
-}
-
 // Collect implements prometheus.Collector. It only reads state: API calls happen in
-// Refresh, before the scrape gathers.
+// Refresh, before the scrape gathers. Each operation's metrics come from one state,
+// so a scrape never mixes the chats of one call with the health of another.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	ops := c.ops
@@ -306,15 +268,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RUnlock()
 	ch <- prometheus.MustNewConstMetric(reloadOKDesc, prometheus.GaugeValue, reloadOK)
 	ch <- prometheus.MustNewConstMetric(reloadTimeDesc, prometheus.GaugeValue, reloadTime)
+	now := c.now()
 	for _, op := range ops {
-		op.collect(ch)
+		op.collect(ch, now, c.hold)
 	}
-}
-
-func (o *operation) currentSettings() *settings {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	return o.settings
 }
 
 // emitter sends one operation's const metrics, its name as the first label.
@@ -323,95 +280,18 @@ type emitter struct {
 	name string
 }
 
+func (e emitter) labels(values []string) []string { return append([]string{e.name}, values...) }
+
 func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{e.name}, labels...)...)
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, e.labels(labels)...)
 }
 
 func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{e.name}, labels...)...)
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, e.labels(labels)...)
 }
 
 func (e emitter) hist(d *prometheus.Desc, h *histogram, labels ...string) {
-	e.ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), append([]string{e.name}, labels...)...)
-}
-
-func (o *operation) collect(ch chan<- prometheus.Metric) {
-	o.mu.RLock()
-	st, cfg, writeFails, loadFails := o.state, o.settings.cfg, o.writeFails, o.loadFails
-	o.mu.RUnlock()
-	e := emitter{ch, o.name}
-	gauge, counter, hist := e.gauge, e.counter, e.hist
-
-	gauge(upDesc, boolFloat(st.up))
-	for _, r := range wolkvox.Results {
-		counter(requestsDesc, st.requests[r], string(r))
-	}
-	hist(requestDurationDesc, st.callTime)
-	counter(truncatedDesc, st.truncatedResponses)
-	counter(truncatedQueriesDesc, st.truncatedQueries)
-	counter(skippedSecondsDesc, st.skippedSeconds)
-	gauge(backoffDesc, unixSeconds(st.backoffUntil))
-	counter(storageWriteFailsDesc, writeFails)
-	counter(storageLoadFailsDesc, loadFails)
-	gauge(quotaDesc, float64(cfg.DailyQuota))
-	gauge(minIntervalDesc, time.Duration(cfg.MinInterval).Seconds())
-	gauge(lastSuccessDesc, unixSeconds(st.lastSuccess))
-	gauge(lastRecordsDesc, float64(st.lastRecords))
-	gauge(trackedDesc, float64(len(st.seen)))
-	gauge(chatSeriesDesc, float64(st.tally.seriesCount()))
-	gauge(chatSeriesLimitDesc, float64(cfg.MaxSeries))
-	counter(foldedDesc, st.tally.folded)
-	for _, r := range skipReasons() {
-		counter(skippedDesc, st.tally.skipped[r], r)
-	}
-}
-
-// collectChats sends the chat metrics of the operation's state at now.
-func (o *operation) collectChats(ch chan<- prometheus.Metric, now time.Time, hold time.Duration) {
-	o.mu.RLock()
-	st := o.state
-	o.mu.RUnlock()
-	e := emitter{ch, o.name}
-	counter, hist := e.counter, e.hist
-
-	// A series still in its hold shows zeros: shown(s, v) is v once s is shown.
-	shown := func(s series, v float64) float64 {
-		if s.shownAt(now, hold) {
-			return v
-		}
-		return 0
-	}
-	empty := map[string]*histogram{}
-	shownHist := func(s series, h *histogram) *histogram {
-		if s.shownAt(now, hold) {
-			return h
-		}
-		key := fmt.Sprint(h.bounds)
-		if empty[key] == nil {
-			empty[key] = newHistogram(h.bounds)
-		}
-		return empty[key]
-	}
-
-	t := st.tally
-	for k, c := range t.chats {
-		counter(chatsDesc, shown(c.series, c.v), k.channel, k.skill, k.feeling, k.lastParticipant)
-	}
-	for k, st := range t.scopes {
-		hist(answerDelayDesc, shownHist(st.series, st.answerDelay), k.channel, k.skill)
-		hist(durationDesc, shownHist(st.series, st.duration), k.channel, k.skill)
-		hist(handleTimeDesc, shownHist(st.series, st.handleTime), k.channel, k.skill)
-		counter(customerCharsDesc, shown(st.series, st.customerChars), k.channel, k.skill)
-		counter(agentCharsDesc, shown(st.series, st.agentChars), k.channel, k.skill)
-		counter(agentMessagesDesc, shown(st.series, st.agentMessages), k.channel, k.skill)
-	}
-	for k, c := range t.dispositions {
-		counter(dispositionsDesc, shown(c.series, c.v), k.channel, k.skill, k.code, k.description)
-	}
-	for k, st := range t.agents {
-		counter(agentChatsDesc, shown(st.series, st.chats), k.id, k.name)
-		counter(agentHandleDesc, shown(st.series, st.handleSeconds), k.id, k.name)
-	}
+	e.ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), e.labels(labels)...)
 }
 
 func boolFloat(b bool) float64 {

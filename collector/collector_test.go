@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
@@ -104,7 +105,7 @@ func TestNoPersonalDataInMetrics(t *testing.T) {
 
 func exposition(t *testing.T, h *harness) string {
 	t.Helper()
-	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 0, nil))
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 0, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
 	if err != nil {
@@ -251,6 +252,42 @@ func TestCallBudget(t *testing.T) {
 	}
 }
 
+// 100 scrapers at once through the handler, while the API is slow, make one call per
+// min_interval, and each is served the chats.
+func TestConcurrentScrapesShareOneCall(t *testing.T) {
+	sim := simulator.NewServer(simulator.Chats{chat("a", startTime.Add(-time.Minute))}, simulator.Options{Latency: 200 * time.Millisecond})
+	h := newHarness(t, sim, baseConfig)
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 0, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	for round, wantCalls := range []int{1, 2} {
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "wolkvox_chats_total{") {
+					t.Errorf("scrape: %d, %v", resp.StatusCode, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := sim.Requests(); got != wantCalls {
+			t.Fatalf("round %d: %d upstream calls for 100 concurrent scrapes, want %d", round, got, wantCalls)
+		}
+		h.clock.Advance(5 * time.Minute)
+	}
+}
+
 // blockingSource holds every query until released, to model a slow API.
 type blockingSource struct {
 	simulator.Chats
@@ -276,7 +313,7 @@ func TestScrapeTimeout(t *testing.T) {
 	var releaseOnce sync.Once
 	letGo := func() { releaseOnce.Do(func() { close(src.release) }) }
 	t.Cleanup(letGo) // runs before the upstream closes, so a failure ends the test
-	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 900*time.Millisecond, nil))
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 900*time.Millisecond, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
 	scraped := make(chan string, 1)

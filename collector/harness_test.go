@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
@@ -137,7 +138,7 @@ func (h *harness) restart() {
 		h.t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	h.reg.MustRegister(h.coll, h.coll.ChatMetrics())
+	h.reg.MustRegister(h.coll)
 }
 
 func (h *harness) reload(cfgYAML string) error {
@@ -262,7 +263,7 @@ const scrapeDeadline = 10 * time.Second
 // API call the scrape starts may still be running: refresh waits for it.
 func (h *harness) scrape(offset time.Duration, scrapeTimeout string) string {
 	h.t.Helper()
-	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, offset, nil))
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, offset, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodGet, srv.URL, nil)
 	if err != nil {

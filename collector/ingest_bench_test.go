@@ -76,7 +76,7 @@ func BenchmarkIngest(b *testing.B) {
 
 			// Every generated chat has its own conn_id: each is counted once.
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(c.ChatMetrics())
+			reg.MustRegister(c)
 			chats := gatheredSum(b, reg, "wolkvox_chats_total")
 			if chats != float64(n) {
 				b.Fatalf("%v chats counted, want %d", chats, n)

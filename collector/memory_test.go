@@ -58,7 +58,7 @@ func TestIngestLiveHeap(t *testing.T) {
 	grew := int64(liveHeap() - base) //nolint:gosec // G115: heap sizes are far below 2^63
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, c.ChatMetrics())
+	reg.MustRegister(c)
 	if got := gatheredSum(t, reg, "wolkvox_chats_total"); got != records {
 		t.Fatalf("%v chats counted, want %d", got, records)
 	}

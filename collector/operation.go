@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
@@ -310,14 +311,7 @@ func (o *operation) failed(next *state, s *settings, result wolkvox.Result, star
 // commit merges a successful answer into next and moves the cursor. now is when
 // the call started.
 func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Time, skipped time.Duration, now time.Time, ans wolkvox.Answer) {
-	// Series of the first answer since start are shown at once; later new series
-	// wait out the hold (see Collector).
-	born := o.now()
-	if !next.committed {
-		born = time.Time{}
-		next.committed = true
-	}
-	next.tally.merge(b.tally, born)
+	next.tally.merge(b.tally, birth(next, o.now()))
 	next.limiter.commit(b.staged)
 	if skipped > 0 {
 		next.skippedSeconds += skipped.Seconds()
@@ -388,6 +382,64 @@ func (o *operation) save(s *settings, st *state) error {
 	}
 	o.lastSaveErr = err.Error()
 	return err
+}
+
+func (o *operation) currentSettings() *settings {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.settings
+}
+
+// collect sends the operation's metrics, all from one state, as at now.
+func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold time.Duration) {
+	o.mu.RLock()
+	st, cfg, writeFails, loadFails := o.state, o.settings.cfg, o.writeFails, o.loadFails
+	o.mu.RUnlock()
+	e := emitter{ch, o.name}
+
+	e.gauge(upDesc, boolFloat(st.up))
+	for _, r := range wolkvox.Results {
+		e.counter(requestsDesc, st.requests[r], string(r))
+	}
+	e.hist(requestDurationDesc, st.callTime)
+	e.counter(truncatedDesc, st.truncatedResponses)
+	e.counter(truncatedQueriesDesc, st.truncatedQueries)
+	e.counter(skippedSecondsDesc, st.skippedSeconds)
+	e.gauge(backoffDesc, unixSeconds(st.backoffUntil))
+	e.counter(storageWriteFailsDesc, writeFails)
+	e.counter(storageLoadFailsDesc, loadFails)
+	e.gauge(quotaDesc, float64(cfg.DailyQuota))
+	e.gauge(minIntervalDesc, time.Duration(cfg.MinInterval).Seconds())
+	e.gauge(lastSuccessDesc, unixSeconds(st.lastSuccess))
+	e.gauge(lastRecordsDesc, float64(st.lastRecords))
+	e.gauge(trackedDesc, float64(len(st.seen)))
+	e.gauge(chatSeriesDesc, float64(st.tally.seriesCount()))
+	e.gauge(chatSeriesLimitDesc, float64(cfg.MaxSeries))
+	e.counter(foldedDesc, st.tally.folded)
+	for _, r := range skipReasons() {
+		e.counter(skippedDesc, st.tally.skipped[r], r)
+	}
+
+	held := heldEmitter{e, now, hold}
+	t := st.tally
+	for k, c := range t.chats {
+		held.counter(chatsDesc, c.series, c.v, k.channel, k.skill, k.feeling, k.lastParticipant)
+	}
+	for k, sc := range t.scopes {
+		held.hist(answerDelayDesc, sc.series, sc.answerDelay, k.channel, k.skill)
+		held.hist(durationDesc, sc.series, sc.duration, k.channel, k.skill)
+		held.hist(handleTimeDesc, sc.series, sc.handleTime, k.channel, k.skill)
+		held.counter(customerCharsDesc, sc.series, sc.customerChars, k.channel, k.skill)
+		held.counter(agentCharsDesc, sc.series, sc.agentChars, k.channel, k.skill)
+		held.counter(agentMessagesDesc, sc.series, sc.agentMessages, k.channel, k.skill)
+	}
+	for k, c := range t.dispositions {
+		held.counter(dispositionsDesc, c.series, c.v, k.channel, k.skill, k.code, k.description)
+	}
+	for k, a := range t.agents {
+		held.counter(agentChatsDesc, a.series, a.chats, k.id, k.name)
+		held.counter(agentHandleDesc, a.series, a.handleSeconds, k.id, k.name)
+	}
 }
 
 // show makes st the state scrapes see.

@@ -57,17 +57,6 @@ type dispositionKey struct {
 
 type agentKey struct{ id, name string }
 
-// series holds what the series of one label set share: when they first appeared.
-type series struct {
-	born time.Time // zero for series shown at once
-}
-
-// shownAt reports whether the series shows its values at now, or still only zero.
-// See Collector's new-series hold.
-func (s series) shownAt(now time.Time, hold time.Duration) bool {
-	return s.born.IsZero() || !now.Before(s.born.Add(hold))
-}
-
 type counter struct {
 	series
 	v float64
@@ -184,31 +173,4 @@ func (t *tally) merge(d *tally, born time.Time) {
 		t.skipped[k] += v
 	}
 	t.folded += d.folded
-}
-
-// nextShown is the earliest time after now at which a series of t ends its hold and
-// shows its values, or zero if none is waiting.
-func (t *tally) nextShown(now time.Time, hold time.Duration) time.Time {
-	var next time.Time
-	consider := func(s series) {
-		if s.shownAt(now, hold) {
-			return
-		}
-		if at := s.born.Add(hold); next.IsZero() || at.Before(next) {
-			next = at
-		}
-	}
-	for _, v := range t.chats {
-		consider(v.series)
-	}
-	for _, v := range t.scopes {
-		consider(v.series)
-	}
-	for _, v := range t.dispositions {
-		consider(v.series)
-	}
-	for _, v := range t.agents {
-		consider(v.series)
-	}
-	return next
 }

@@ -88,7 +88,7 @@ func run(records, calls int) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, c.ChatMetrics())
+	reg.MustRegister(c)
 
 	start := time.Now()
 	for range calls {
