@@ -42,9 +42,9 @@ func newBatch(s *settings, base *state) *batch {
 	}
 }
 
-// label returns the label value for raw upstream text, normalized by norm and
+// label returns the label value for a record's value, made safe by clean and
 // bounded by the label limit.
-func (b *batch) label(label, raw string, norm func(string) string) string {
+func (b *batch) label(label, raw string, clean func(string) string) string {
 	cache := b.labels[label]
 	if v, ok := cache[raw]; ok {
 		return v
@@ -53,8 +53,8 @@ func (b *batch) label(label, raw string, norm func(string) string) string {
 		cache = map[string]string{}
 		b.labels[label] = cache
 	}
-	// Record text may point into the decoder's buffer: keep copies only.
-	v := b.admit(label, strings.Clone(norm(raw)))
+	// A record's text shares one allocation with the rest of the record: keep copies.
+	v := b.admit(label, strings.Clone(clean(raw)))
 	cache[strings.Clone(raw)] = v
 	return v
 }
@@ -96,12 +96,11 @@ func skipReasons() []string {
 
 // add counts one record, unless its conn_id was counted before.
 func (b *batch) add(r *wolkvox.Record) {
-	id := strings.TrimSpace(r.ConnID)
-	if id == "" {
+	if r.ConnID == "" {
 		b.tally.skipped[reasonConnIDEmpty]++
 		return
 	}
-	key := connKey(id)
+	key := connKey(r.ConnID)
 	if _, dup := b.ids[key]; dup {
 		return
 	}
@@ -112,33 +111,33 @@ func (b *batch) add(r *wolkvox.Record) {
 
 	k, folded := b.fitChat(chatKey{
 		scope: scope{
-			channel: b.label("channel", r.Channel, normalizeChannel),
+			channel: b.label("channel", r.Channel, cleanValue),
 			skill:   b.label("skill", r.SkillID, b.skillName),
 		},
-		feeling:         b.label("feeling", r.Feeling, normalizeFeeling),
-		lastParticipant: b.label("last_participant", r.LastParticipant, normalizeParticipant),
+		feeling:         b.label("feeling", r.Feeling, cleanValue),
+		lastParticipant: b.label("last_participant", r.LastParticipant, cleanValue),
 	})
 	b.tally.chat(k, time.Time{}).v++
 	sc := k.scope
 
 	st := b.tally.scope(sc, time.Time{})
-	if v, ok := b.parse("answer_delay", r.AnswerDelay, wolkvox.ParseSeconds); ok {
+	if v, ok := b.number("answer_delay", r.AnswerDelay); ok {
 		st.answerDelay.observe(v)
 	}
-	if v, ok := b.parse("duration", r.Duration, wolkvox.ParseSeconds); ok {
+	if v, ok := b.number("duration", r.Duration); ok {
 		st.duration.observe(v)
 	}
-	handle, handleOK := b.parse("handle_time", r.HandleTime, wolkvox.ParseSeconds)
+	handle, handleOK := b.number("handle_time", r.HandleTime)
 	if handleOK {
 		st.handleTime.observe(handle)
 	}
-	if v, ok := b.parse("customer_characters", r.CustomerChars, wolkvox.ParseCount); ok {
+	if v, ok := b.number("customer_characters", r.CustomerChars); ok {
 		st.customerChars += v
 	}
-	if v, ok := b.parse("agent_characters", r.AgentChars, wolkvox.ParseCount); ok {
+	if v, ok := b.number("agent_characters", r.AgentChars); ok {
 		st.agentChars += v
 	}
-	if v, ok := b.parse("agent_messages", r.AgentAnswers, wolkvox.ParseCount); ok {
+	if v, ok := b.number("agent_messages", r.AgentAnswers); ok {
 		st.agentMessages += v
 	}
 
@@ -177,9 +176,10 @@ func (b *batch) admit(label, value string) string {
 	return b.base.limiter.admit(label, value, b.staged)
 }
 
-// parse reads one numeric field; an empty or bad value skips only this observation.
-func (b *batch) parse(field, raw string, parse func(string) (float64, error)) (float64, bool) {
-	v, err := parse(raw)
+// number is one numeric field's value; an empty or bad value skips only this
+// observation, counted under the field's name.
+func (b *batch) number(field string, n wolkvox.Number) (float64, bool) {
+	v, err := n.Value, n.Err
 	switch {
 	case errors.Is(err, wolkvox.ErrEmpty):
 		b.tally.skipped[field+"_empty"]++

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"maps"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,27 +23,6 @@ func cleanValue(s string) string {
 		s = string([]rune(s)[:maxValueLen])
 	}
 	return s
-}
-
-// snakeValue lower-cases and joins words with '_': "Very Negative" -> "very_negative".
-func snakeValue(s string) string {
-	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return r == ' ' || r == '-' || r == '_' || r == '\t'
-	})
-	return cleanValue(strings.Join(words, "_"))
-}
-
-func normalizeChannel(s string) string { return cleanValue(strings.ToLower(s)) }
-
-func normalizeFeeling(s string) string { return snakeValue(s) }
-
-// normalizeParticipant maps "chat-bot", "Chat Bot" and "chatbot" to "chatbot".
-func normalizeParticipant(s string) string {
-	v := snakeValue(s)
-	if strings.ReplaceAll(v, "_", "") == "chatbot" {
-		return "chatbot"
-	}
-	return v
 }
 
 // labelLimiter bounds the distinct values of each label of one operation, so a broken
@@ -89,4 +69,12 @@ func (l *labelLimiter) commit(staged map[string]map[string]struct{}) {
 			known[v] = struct{}{}
 		}
 	}
+}
+
+func (l *labelLimiter) clone() *labelLimiter {
+	c := newLabelLimiter(l.max)
+	for label, values := range l.known {
+		c.known[label] = maps.Clone(values)
+	}
+	return c
 }

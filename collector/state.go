@@ -91,44 +91,6 @@ func connKey(id string) uint64 {
 	return h
 }
 
-func (h *histogram) clone() *histogram {
-	c := *h
-	c.counts = append([]uint64(nil), h.counts...)
-	return &c
-}
-
-func (t *tally) clone() *tally {
-	c := newTally(t.buckets)
-	for k, v := range t.chats {
-		cv := *v
-		c.chats[k] = &cv
-	}
-	for k, v := range t.dispositions {
-		cv := *v
-		c.dispositions[k] = &cv
-	}
-	for k, v := range t.scopes {
-		cv := *v
-		cv.answerDelay, cv.duration, cv.handleTime = v.answerDelay.clone(), v.duration.clone(), v.handleTime.clone()
-		c.scopes[k] = &cv
-	}
-	for k, v := range t.agents {
-		cv := *v
-		c.agents[k] = &cv
-	}
-	maps.Copy(c.skipped, t.skipped)
-	c.folded = t.folded
-	return c
-}
-
-func (l *labelLimiter) clone() *labelLimiter {
-	c := newLabelLimiter(l.max)
-	for label, values := range l.known {
-		c.known[label] = maps.Clone(values)
-	}
-	return c
-}
-
 // nextMidnight is the first midnight after t in loc, when the API's daily quota
 // starts again.
 func nextMidnight(t time.Time, loc *time.Location) time.Time {

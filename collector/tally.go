@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"maps"
 	"sort"
 	"time"
 )
@@ -21,6 +22,12 @@ func (h *histogram) observe(v float64) {
 	h.counts[sort.SearchFloat64s(h.bounds, v)]++
 	h.count++
 	h.sum += v
+}
+
+func (h *histogram) clone() *histogram {
+	c := *h
+	c.counts = append([]uint64(nil), h.counts...)
+	return &c
 }
 
 func (h *histogram) add(o *histogram) {
@@ -173,4 +180,28 @@ func (t *tally) merge(d *tally, born time.Time) {
 		t.skipped[k] += v
 	}
 	t.folded += d.folded
+}
+
+func (t *tally) clone() *tally {
+	c := newTally(t.buckets)
+	for k, v := range t.chats {
+		cv := *v
+		c.chats[k] = &cv
+	}
+	for k, v := range t.dispositions {
+		cv := *v
+		c.dispositions[k] = &cv
+	}
+	for k, v := range t.scopes {
+		cv := *v
+		cv.answerDelay, cv.duration, cv.handleTime = v.answerDelay.clone(), v.duration.clone(), v.handleTime.clone()
+		c.scopes[k] = &cv
+	}
+	for k, v := range t.agents {
+		cv := *v
+		c.agents[k] = &cv
+	}
+	maps.Copy(c.skipped, t.skipped)
+	c.folded = t.folded
+	return c
 }

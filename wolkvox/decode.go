@@ -53,13 +53,15 @@ func decodeWith(s *scanner, each func(*Record)) (elements, envelope, error) {
 	if err := s.expect('{', "where the answer's object should start"); err != nil {
 		return n, env, fmt.Errorf("answer is not a JSON object: %w", err)
 	}
-	s.depth = 1
+	if err := s.push(); err != nil {
+		return n, env, err
+	}
 	c, err := s.peek()
 	if err != nil {
 		return n, env, err
 	}
 	if c == '}' {
-		s.pos++
+		s.leave()
 		return n, env, nil
 	}
 	var key []byte
@@ -91,20 +93,10 @@ func decodeWith(s *scanner, each func(*Record)) (elements, envelope, error) {
 				return n, env, err
 			}
 		}
-		c, err := s.peek()
-		if err != nil {
+		// After the answer's object, nothing is read, as encoding/json's Decoder does.
+		if more, err := s.separator('}', "after a value in the answer's object"); err != nil || !more {
 			return n, env, err
 		}
-		s.pos++
-		switch c {
-		case ',':
-			continue
-		case '}':
-			// Whatever follows the object is not read, as encoding/json's Decoder does.
-			return n, env, nil
-		}
-		s.pos--
-		return n, env, s.syntaxError("after a value in the answer's object")
 	}
 }
 
@@ -130,16 +122,14 @@ func decodeData(s *scanner, each func(*Record), n *elements) error {
 	default:
 		return fmt.Errorf("data is %s, not a list or an object", kind(c))
 	}
-	s.pos++
-	if err := s.push(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
 	if c, err = s.peek(); err != nil {
 		return err
 	}
 	if c == ']' {
-		s.pos++
-		s.depth--
+		s.leave()
 		return nil
 	}
 	for {
@@ -163,22 +153,12 @@ func decodeData(s *scanner, each func(*Record), n *elements) error {
 			}
 			n.notRecords++
 		}
+		if more, err := s.separator(']', "after a record"); err != nil || !more {
+			return err
+		}
 		if c, err = s.peek(); err != nil {
 			return err
 		}
-		s.pos++
-		switch c {
-		case ',':
-			if c, err = s.peek(); err != nil {
-				return err
-			}
-			continue
-		case ']':
-			s.depth--
-			return nil
-		}
-		s.pos--
-		return s.syntaxError("after a record")
 	}
 }
 

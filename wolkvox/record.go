@@ -10,33 +10,54 @@ import (
 	"unicode/utf8"
 )
 
-// Record is one chat of the chat_1 report, reduced to the fields the exporter uses.
+// Record is one chat of the chat_1 report, reduced to the fields the exporter uses,
+// in one form whatever the API's spelling: label values normalized, numbers parsed.
 // Customer personal data (name, email, phone, ids, comments) is never decoded, so it
-// never reaches memory beyond the decoder's buffer. Values stay raw text, each
-// parsed where it is used: the API sends every value as a string. A JSON string
-// gives its text (bad UTF-8 reads as U+FFFD), null or a missing key gives "", and
-// any other value is kept as written, so a number parses and an object does not.
+// never reaches memory beyond the decoder's buffer. The API sends every value as a
+// string: a JSON string gives its text (bad UTF-8 reads as U+FFFD), null or a
+// missing key gives "", and any other value is read as written, so a number parses
+// and an object does not.
 //
 // A Record and its strings are the receiver's to keep: the decoder reuses none of
-// them. ConnID has an allocation of its own, as it is kept long after the record;
-// the other strings share one allocation per record.
+// them. ConnID has an allocation of its own, as it is kept long after the record.
 type Record struct {
-	ConnID            string
-	Channel           string
-	Date              string
-	SkillID           string
+	ConnID            string // surrounding whitespace removed; "" when missing
+	Channel           string // lower case: "whatsapp", "web", "facebook", "instagram"
+	SkillID           string // surrounding whitespace removed
+	Feeling           string // "very_negative", "negative", "neutral", "positive", "very_positive"
+	LastParticipant   string // "agent", "customer", "chatbot" (sent as "chat-bot" too)
 	AgentID           string
 	AgentName         string
-	CodAct            string
+	CodAct            string // the disposition's code
 	CodActDescription string
-	Feeling           string
-	LastParticipant   string
-	AnswerDelay       string // ASA
-	Duration          string // chat_duration
-	HandleTime        string // time_on_agent
-	CustomerChars     string
-	AgentChars        string
-	AgentAnswers      string // "agent_anwers " on the wire, or "agent_answers"
+
+	AnswerDelay   Number // ASA, seconds
+	Duration      Number // chat_duration, seconds
+	HandleTime    Number // time_on_agent, seconds
+	CustomerChars Number
+	AgentChars    Number
+	AgentAnswers  Number // times the agent wrote: "agent_anwers " on the wire, or "agent_answers"
+
+	// Date is the date field as sent, the chat's open time; ParseDate reads it. No
+	// metric uses it today: it is kept for placing chats at their close time
+	// (date plus chat_duration) when history is read back.
+	Date string
+}
+
+// Number is a numeric field of a record: its value, or why it has none.
+type Number struct {
+	Value float64
+	Err   error // nil; ErrEmpty for an empty or missing field; else why the text is not a valid value
+}
+
+func seconds(s string) Number {
+	v, err := ParseSeconds(s)
+	return Number{v, err}
+}
+
+func count(s string) Number {
+	v, err := ParseCount(s)
+	return Number{v, err}
 }
 
 // The fields of a record the exporter keeps, in the order of fieldNames.
@@ -136,14 +157,14 @@ type recordDecoder struct {
 	text  []byte               // the kept values of the record being read
 	spans [numFields][2]uint32 // where each field's value is in text
 	key   []byte               // an unescaped key
+	forms forms
 }
 
 // decode reads the object at pos as a record. Only the kept fields are copied out
 // of the scanner's buffer; a field given twice keeps its last value, as
 // encoding/json does.
 func (d *recordDecoder) decode(s *scanner) (*Record, error) {
-	s.pos++ // '{'
-	if err := s.push(); err != nil {
+	if err := s.enter(); err != nil { // '{'
 		return nil, err
 	}
 	d.text = d.text[:0]
@@ -153,8 +174,7 @@ func (d *recordDecoder) decode(s *scanner) (*Record, error) {
 		return nil, err
 	}
 	if c == '}' {
-		s.pos++
-		s.depth--
+		s.leave()
 		return d.record(), nil
 	}
 	for {
@@ -165,32 +185,21 @@ func (d *recordDecoder) decode(s *scanner) (*Record, error) {
 		if err := s.expect(':', "after a key"); err != nil {
 			return nil, err
 		}
-		switch {
-		case f < 0 && s.pos < s.end && s.buf[s.pos] == '"':
-			// Most unknown values are strings: pass over them without skip's stack.
-			s.pos++
-			_, _, err = s.scanString()
-		case f < 0:
-			err = s.skip()
-		default:
+		if f < 0 {
+			err = s.skipValue()
+		} else {
 			err = d.value(s, f)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if c, err = s.peek(); err != nil {
+		more, err := s.separator('}', "after a value in a record")
+		if err != nil {
 			return nil, err
 		}
-		s.pos++
-		switch c {
-		case ',':
-			continue
-		case '}':
-			s.depth--
+		if !more {
 			return d.record(), nil
 		}
-		s.pos--
-		return nil, s.syntaxError("after a value in a record")
 	}
 }
 
@@ -199,14 +208,10 @@ func (d *recordDecoder) field(s *scanner) (int, error) {
 	if err := s.expect('"', "where a key should start"); err != nil {
 		return -1, err
 	}
-	s.keep = s.pos
-	escaped, nonASCII, err := s.scanString()
-	start := s.keep
-	s.keep = -1
+	key, escaped, nonASCII, err := s.stringText()
 	if err != nil {
 		return -1, err
 	}
-	key := s.buf[start : s.pos-1]
 	if escaped {
 		d.key = appendString(d.key[:0], key, true, nonASCII)
 		key = d.key
@@ -242,15 +247,12 @@ func (d *recordDecoder) value(s *scanner, f int) error {
 	start := len(d.text)
 	switch c {
 	case '"':
-		s.pos++
-		s.keep = s.pos
-		escaped, nonASCII, err := s.scanString()
-		from := s.keep
-		s.keep = -1
+		s.take()
+		raw, escaped, nonASCII, err := s.stringText()
 		if err != nil {
 			return err
 		}
-		d.text = appendString(d.text, s.buf[from:s.pos-1], escaped, nonASCII)
+		d.text = appendString(d.text, raw, escaped, nonASCII)
 	case 'n':
 		if err := s.literal("null"); err != nil {
 			return err
@@ -268,34 +270,43 @@ func (d *recordDecoder) value(s *scanner, f int) error {
 
 // record builds the Record read. Its strings share one allocation, except ConnID,
 // which callers keep long after the record (to count each chat once) and so gets
-// its own.
+// its own, and the normalized label values, which the decoder shares.
 func (d *recordDecoder) record() *Record {
 	all := string(d.text)
-	get := func(f int) string { return all[d.spans[f][0]:d.spans[f][1]] }
-	answers := get(fAgentAnwersSpace)
+	var text [numFields]string
+	for f, span := range d.spans {
+		text[f] = all[span[0]:span[1]]
+	}
+	connID := bytes.TrimSpace(d.text[d.spans[fConnID][0]:d.spans[fConnID][1]])
+	return d.forms.record(string(connID), &text)
+}
+
+// record builds a Record from the text of its fields as sent.
+func (fm *forms) record(connID string, text *[numFields]string) *Record {
+	answers := text[fAgentAnwersSpace]
 	if answers == "" {
-		answers = get(fAgentAnwers)
+		answers = text[fAgentAnwers]
 	}
 	if answers == "" {
-		answers = get(fAgentAnswers)
+		answers = text[fAgentAnswers]
 	}
 	return &Record{
-		ConnID:            string(d.text[d.spans[fConnID][0]:d.spans[fConnID][1]]),
-		Channel:           get(fChannel),
-		Date:              get(fDate),
-		SkillID:           get(fSkillID),
-		AgentID:           get(fAgentID),
-		AgentName:         get(fAgentName),
-		CodAct:            get(fCodAct),
-		CodActDescription: get(fCodActDescription),
-		Feeling:           get(fFeeling),
-		LastParticipant:   get(fLastParticipant),
-		AnswerDelay:       get(fAnswerDelay),
-		Duration:          get(fDuration),
-		HandleTime:        get(fHandleTime),
-		CustomerChars:     get(fCustomerChars),
-		AgentChars:        get(fAgentChars),
-		AgentAnswers:      answers,
+		ConnID:            connID,
+		Channel:           fm.form(&fm.channels, text[fChannel], channelForm),
+		SkillID:           strings.TrimSpace(text[fSkillID]),
+		Feeling:           fm.form(&fm.feelings, text[fFeeling], feelingForm),
+		LastParticipant:   fm.form(&fm.participants, text[fLastParticipant], participantForm),
+		AgentID:           text[fAgentID],
+		AgentName:         text[fAgentName],
+		CodAct:            text[fCodAct],
+		CodActDescription: text[fCodActDescription],
+		AnswerDelay:       seconds(text[fAnswerDelay]),
+		Duration:          seconds(text[fDuration]),
+		HandleTime:        seconds(text[fHandleTime]),
+		CustomerChars:     count(text[fCustomerChars]),
+		AgentChars:        count(text[fAgentChars]),
+		AgentAnswers:      count(answers),
+		Date:              text[fDate],
 	}
 }
 

@@ -305,14 +305,68 @@ func (s *scanner) readString(dst []byte) ([]byte, error) {
 	if err := s.expect('"', "where a string should start"); err != nil {
 		return dst, err
 	}
-	start := s.pos
-	s.keep = start
-	escaped, nonASCII, err := s.scanString()
-	start, s.keep = s.keep, -1
+	raw, escaped, nonASCII, err := s.stringText()
 	if err != nil {
 		return dst, err
 	}
-	return appendString(dst, s.buf[start:s.pos-1], escaped, nonASCII), nil
+	return appendString(dst, raw, escaped, nonASCII), nil
+}
+
+// stringText passes over a string whose opening quote was taken and returns its
+// content as written, escapes unresolved; the bytes stay valid until the next read.
+func (s *scanner) stringText() (raw []byte, escaped, nonASCII bool, err error) {
+	s.keep = s.pos
+	escaped, nonASCII, err = s.scanString()
+	start := s.keep
+	s.keep = -1
+	if err != nil {
+		return nil, false, false, err
+	}
+	return s.buf[start : s.pos-1], escaped, nonASCII, nil
+}
+
+// take consumes the byte that peek returned.
+func (s *scanner) take() { s.pos++ }
+
+// enter consumes the '{' or '[' that peek returned, and opens it.
+func (s *scanner) enter() error {
+	s.pos++
+	return s.push()
+}
+
+// leave consumes the '}' or ']' that peek returned, and closes it.
+func (s *scanner) leave() {
+	s.pos++
+	s.depth--
+}
+
+// separator reads what follows a value in an object or a list: more is true after
+// a ',', false after end ('}' or ']'), which it closes.
+func (s *scanner) separator(end byte, where string) (more bool, err error) {
+	c, err := s.peek()
+	if err != nil {
+		return false, err
+	}
+	switch c {
+	case ',':
+		s.pos++
+		return true, nil
+	case end:
+		s.leave()
+		return false, nil
+	}
+	return false, s.syntaxError(where)
+}
+
+// skipValue passes over the value at pos, checking it. Most values skipped are
+// strings, passed over without skip's stack.
+func (s *scanner) skipValue() error {
+	if s.pos < s.end && s.buf[s.pos] == '"' {
+		s.pos++
+		_, _, err := s.scanString()
+		return err
+	}
+	return s.skip()
 }
 
 // literal passes over true, false or null at pos.
