@@ -71,8 +71,8 @@ func promInstalls(t *testing.T) []promInstall {
 	seen := map[string]bool{}
 	for _, dir := range filepath.SplitList(dirs) {
 		server, tool := filepath.Join(dir, "prometheus"), filepath.Join(dir, "promtool")
-		_, errServer := os.Stat(server)
-		_, errTool := os.Stat(tool)
+		_, errServer := os.Stat(server) //nolint:gosec // G703: the tester names the directories to test with
+		_, errTool := os.Stat(tool)     //nolint:gosec // G703: as above
 		if errServer != nil || errTool != nil {
 			if explicit {
 				t.Fatalf("%s names %s, which does not hold both prometheus and promtool", promInstallsEnv, dir)
@@ -103,7 +103,7 @@ var versionRE = regexp.MustCompile(`^prometheus, version (\S*) `)
 // M.m.p is the module version v0.(100M+m).p.
 func promVersion(t *testing.T, server string) string {
 	t.Helper()
-	out, err := exec.CommandContext(t.Context(), server, "--version").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), server, "--version").CombinedOutput() //nolint:gosec // G702: a Prometheus the tester chose
 	if err != nil {
 		t.Fatalf("%s --version: %v\n%s", server, err, out)
 	}
@@ -374,6 +374,7 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 // endToEnd runs the shipped stack against one Prometheus, with the demo's traffic
 // starting at clock.
 func endToEnd(t *testing.T, p promInstall, clock time.Time) {
+	t.Helper()
 	// The shipped configuration and rules.
 	runTool(t, "prometheus", p.promtool, "check", "config", "prometheus.yml")
 	runTool(t, ".", p.promtool, "check", "rules", filepath.Join("prometheus", "rules.yml"), filepath.Join("prometheus", "alerts.yml"))

@@ -61,7 +61,7 @@ func TestListenAddressInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Close()
+	defer func() { _ = busy.Close() }() // the test's own listener
 	addr := busy.Addr().String()
 	cmd := exec.CommandContext(t.Context(), exporterBin, "--demo", "--web.listen-address="+addr)
 	out, err := cmd.CombinedOutput()
