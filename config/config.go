@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,10 +63,19 @@ type Operation struct {
 	MaxSeries       int               `yaml:"max_series"`
 	AgentMetrics    bool              `yaml:"agent_metrics"`
 	Skills          map[string]string `yaml:"skills,omitempty"`
+	Reconcile       Reconcile         `yaml:"reconcile"`
 	// A pointer, because fmt prints unexported fields by reflection, bypassing
 	// Secret's Format; a nested pointer prints as an address.
 	resolvedToken    *Secret
 	resolvedLocation *time.Location
+}
+
+// Reconcile is the daily re-read: once a local day is over and After has passed,
+// the exporter reads the part of it that it counted again, and counts the chats
+// live polling missed.
+type Reconcile struct {
+	Enabled bool     `yaml:"enabled"`
+	After   Duration `yaml:"after"`
 }
 
 // Histograms holds bucket upper bounds, in seconds.
@@ -87,6 +97,7 @@ var DefaultOperation = Operation{
 	MaxResponseSize: VendorMaxResponseSize,
 	MaxLabelValues:  100,
 	MaxSeries:       DefaultMaxSeries,
+	Reconcile:       Reconcile{Enabled: true, After: Duration(2 * time.Hour)},
 }
 
 // DefaultHistograms are chosen for chat service: answer-delay bounds include the usual
@@ -137,9 +148,14 @@ func (o *Operation) URL() string {
 	return "https://wv" + o.Server + ".wolkvox.com"
 }
 
-// CallsPerDay is the most API calls a day that min_interval allows.
+// CallsPerDay is the most API calls a day that min_interval allows, and the daily
+// re-read's call.
 func (o *Operation) CallsPerDay() int {
-	return int(math.Ceil(float64(24*time.Hour) / float64(o.MinInterval)))
+	calls := int(math.Ceil(float64(24*time.Hour) / float64(o.MinInterval)))
+	if o.Reconcile.Enabled {
+		calls++
+	}
+	return calls
 }
 
 // Load reads, decodes and validates the file at path. Relative token_file paths are
@@ -255,9 +271,9 @@ func (o *Operation) validate(dir string) error {
 			return keyErrorf("base_url", "base_url must not carry credentials, a query or a fragment")
 		}
 	}
-	loc, err := time.LoadLocation(o.Timezone)
-	if err != nil || o.Timezone == "" {
-		return keyErrorf("timezone", "timezone %q is not a known IANA time zone (e.g. America/Bogota)", o.Timezone)
+	loc, err := location(o.Timezone)
+	if err != nil {
+		return keyErrorf("timezone", "timezone %q is neither a known IANA time zone (e.g. America/Bogota) nor an offset from UTC (e.g. -05:00)", o.Timezone)
 	}
 	o.resolvedLocation = loc
 	switch {
@@ -283,6 +299,10 @@ func (o *Operation) validate(dir string) error {
 		return keyErrorf("max_label_values", "max_label_values %d must be positive", o.MaxLabelValues)
 	case o.MaxSeries < 1:
 		return keyErrorf("max_series", "max_series %d must be positive", o.MaxSeries)
+	case o.Reconcile.After < 0 || time.Duration(o.Reconcile.After) >= 24*time.Hour:
+		return &keyError{path: []any{"reconcile", "after"}, err: fmt.Errorf("reconcile.after %s must be at least 0 and less than 1d", o.Reconcile.After)}
+	case o.Reconcile.Enabled && o.Reconcile.After >= o.MaxCatchup:
+		return &keyError{path: []any{"reconcile", "after"}, err: fmt.Errorf("reconcile.after %s must be less than max_catchup %s: a day is not read again once it is older", o.Reconcile.After, o.MaxCatchup)}
 	}
 	for id, name := range o.Skills {
 		if strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {
@@ -330,14 +350,36 @@ func (o *Operation) resolveToken(dir string) error {
 	return nil
 }
 
+// offsetRE is a fixed offset from UTC: -05:00, +05:45.
+var offsetRE = regexp.MustCompile(`^([+-])([01][0-9]|2[0-3]):([0-5][0-9])$`)
+
+// location reads timezone: an IANA name, or a fixed offset from UTC such as -05:00
+// (the vendor says report dates are GMT-5).
+func location(name string) (*time.Location, error) {
+	if m := offsetRE.FindStringSubmatch(name); m != nil {
+		hours, _ := strconv.Atoi(m[2])
+		minutes, _ := strconv.Atoi(m[3])
+		offset := hours*3600 + minutes*60
+		if m[1] == "-" {
+			offset = -offset
+		}
+		return time.FixedZone("UTC"+name, offset), nil
+	}
+	if name == "" {
+		return nil, errors.New("empty")
+	}
+	return time.LoadLocation(name)
+}
+
 // validateBudget refuses a config whose polling could spend a token's daily quota:
 // operations sharing a token share its quota.
 func (c *Config) validateBudget() error {
 	type group struct {
-		names []string
-		first int // index of the first operation
-		calls int
-		quota int
+		names   []string
+		first   int // index of the first operation
+		calls   int
+		rereads int // calls of the daily re-reads
+		quota   int
 	}
 	groups := map[Secret]*group{}
 	var order []Secret
@@ -352,6 +394,9 @@ func (c *Config) validateBudget() error {
 		}
 		g.names = append(g.names, op.Name)
 		g.calls += op.CallsPerDay()
+		if op.Reconcile.Enabled {
+			g.rereads++
+		}
 		g.quota = min(g.quota, op.DailyQuota)
 	}
 	for _, tok := range order {
@@ -360,14 +405,14 @@ func (c *Config) validateBudget() error {
 			continue
 		}
 		// The shortest interval that fits, each operation polling alike, as a person would write it.
-		fits := roundUpInterval(time.Duration(len(g.names)) * 24 * time.Hour / time.Duration(g.quota))
+		fits := roundUpInterval(time.Duration(len(g.names)) * 24 * time.Hour / time.Duration(max(g.quota-g.rereads, 1)))
 		if len(g.names) == 1 {
 			return &keyError{path: []any{"operations", g.first, "min_interval"}, err: fmt.Errorf(
-				"operation %q: min_interval allows %d API calls per day (86400s / min_interval), more than daily_quota %d: set min_interval to %s or more, or raise daily_quota if the licence allows more calls a day",
+				"operation %q: min_interval allows %d API calls per day (86400s / min_interval, and the daily re-read), more than daily_quota %d: set min_interval to %s or more, or raise daily_quota if the licence allows more calls a day",
 				g.names[0], g.calls, g.quota, formatInterval(fits))}
 		}
 		sort.Strings(g.names)
-		return fmt.Errorf("operations %s share one token and together may make %d API calls per day (86400s / min_interval, summed), more than daily_quota %d: give each a min_interval of %s or more, or raise daily_quota if the licence allows more calls a day",
+		return fmt.Errorf("operations %s share one token and together may make %d API calls per day (86400s / min_interval and the daily re-read, summed), more than daily_quota %d: give each a min_interval of %s or more, or raise daily_quota if the licence allows more calls a day",
 			strings.Join(quoteAll(g.names), ", "), g.calls, g.quota, formatInterval(fits))
 	}
 	return nil

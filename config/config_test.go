@@ -46,7 +46,9 @@ func TestLoadGood(t *testing.T) {
 		{"agent_metrics default off", main.AgentMetrics, false},
 		{"agent_metrics", second.AgentMetrics, true},
 		{"skills", main.Skills["12"], "sales"},
-		{"calls per day at 5m", main.CallsPerDay(), 288},
+		{"calls per day at 5m, and the daily re-read", main.CallsPerDay(), 288 + 1},
+		{"reconcile on by default", main.Reconcile.Enabled, true},
+		{"default reconcile.after", time.Duration(main.Reconcile.After), 2 * time.Hour},
 		{"answer_delay buckets", fmt.Sprint(cfg.Histograms.AnswerDelay), "[10 20 30]"},
 		{"default duration buckets", fmt.Sprint(cfg.Histograms.Duration), fmt.Sprint(config.DefaultHistograms.Duration)},
 	} {
@@ -96,10 +98,14 @@ func TestBadConfigs(t *testing.T) {
 		{"zero label values", op + "    max_label_values: 0\n", "max_label_values"},
 		{"size without unit", op + "    max_response_size: 12\n", `line 5: operations[0].max_response_size: size "12" needs a unit`},
 		{"budget: 60s polling spends more than 1000 calls a day", op + "    min_interval: 60s\n",
-			`line 5: operation "main": min_interval allows 1440 API calls per day (86400s / min_interval), more than daily_quota 1000: set min_interval to 90s or more, or raise daily_quota if the licence allows more calls a day`},
+			`line 5: operation "main": min_interval allows 1441 API calls per day (86400s / min_interval, and the daily re-read), more than daily_quota 1000: set min_interval to 90s or more, or raise daily_quota if the licence allows more calls a day`},
 		{"budget: a smaller quota", op + "    daily_quota: 100\n", "set min_interval to 15m or more"},
 		{"budget: shared token", op + "  - name: b\n    server: \"2\"\n    token: abc123\n    min_interval: 2m\n",
-			`operations "b", "main" share one token and together may make 1008 API calls per day (86400s / min_interval, summed), more than daily_quota 1000: give each a min_interval of 3m or more, or raise daily_quota`},
+			`operations "b", "main" share one token and together may make 1010 API calls per day (86400s / min_interval and the daily re-read, summed), more than daily_quota 1000: give each a min_interval of 3m or more, or raise daily_quota`},
+		{"reconcile.after of a day or more", op + "    reconcile: {after: 1d}\n", "line 5: operation \"main\": reconcile.after 1d must be at least 0 and less than 1d"},
+		{"reconcile.after past max_catchup", op + "    max_catchup: 1h\n    overlap: 10m\n    reconcile:\n      after: 2h\n", "line 8: operation \"main\": reconcile.after 2h must be less than max_catchup 1h"},
+		{"unknown reconcile key", op + "    reconcile: {aftr: 1h}\n", "field aftr not found"},
+		{"timezone neither a name nor an offset", op + "    timezone: \"-5\"\n", `timezone "-5" is neither a known IANA time zone (e.g. America/Bogota) nor an offset from UTC (e.g. -05:00)`},
 		{"buckets not increasing", op + "histograms:\n  duration: [10, 5]\n", "strictly increasing"},
 		{"bucket not positive", op + "histograms:\n  handle_time: [0, 5]\n", "positive"},
 		{"empty buckets", op + "histograms:\n  answer_delay: []\n", "at least one bucket"},
@@ -120,19 +126,23 @@ func TestBadConfigs(t *testing.T) {
 	}
 }
 
-// The budget arithmetic: a token may poll as often as its quota allows, no more.
+// The budget arithmetic: a token may poll as often as its quota allows, no more; the
+// daily re-read costs one call more.
 func TestBudgetBoundary(t *testing.T) {
 	for _, tc := range []struct {
 		interval string
 		quota    int
+		reread   bool
 		ok       bool
 	}{
-		{"87s", 1000, true},  // ceil(86400/87) = 994 calls
-		{"86s", 1000, false}, // ceil(86400/86) = 1005 calls
-		{"15s", 5760, true},  // exactly 5760
-		{"15s", 5759, false},
+		{"87s", 1000, false, true},  // ceil(86400/87) = 994 calls
+		{"86s", 1000, false, false}, // ceil(86400/86) = 1005 calls
+		{"15s", 5760, false, true},  // exactly 5760
+		{"15s", 5759, false, false},
+		{"15s", 5761, true, true}, // 5760 and the re-read
+		{"15s", 5760, true, false},
 	} {
-		y := fmt.Sprintf("operations:\n  - name: a\n    server: \"1\"\n    token: t\n    min_interval: %s\n    daily_quota: %d\n", tc.interval, tc.quota)
+		y := fmt.Sprintf("operations:\n  - name: a\n    server: \"1\"\n    token: t\n    min_interval: %s\n    daily_quota: %d\n    reconcile: {enabled: %v}\n", tc.interval, tc.quota, tc.reread)
 		_, err := config.Parse([]byte(y), ".")
 		if (err == nil) != tc.ok {
 			t.Errorf("min_interval %s, quota %d: err = %v, want ok=%v", tc.interval, tc.quota, err, tc.ok)
@@ -184,5 +194,29 @@ func TestExampleConfig(t *testing.T) {
 	text := strings.ReplaceAll(string(data), "/etc/wolkvox_exporter/token", filepath.Join(dir, "token"))
 	if _, err := config.Parse([]byte(text), dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A reconcile block with one key keeps the other's default; a fixed offset from UTC
+// is a time zone.
+func TestReconcileDefaultsAndOffsetZone(t *testing.T) {
+	cfg, err := config.Parse([]byte("operations:\n  - name: a\n    server: \"1\"\n    token: t\n    timezone: \"-05:00\"\n    reconcile: {after: 30m}\n"+
+		"  - name: b\n    server: \"2\"\n    token: u\n    timezone: \"+05:45\"\n    reconcile: {enabled: false}\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Operations[0], cfg.Operations[1]
+	if !a.Reconcile.Enabled || time.Duration(a.Reconcile.After) != 30*time.Minute {
+		t.Errorf("a: reconcile %+v, want enabled after 30m", a.Reconcile)
+	}
+	if b.Reconcile.Enabled || time.Duration(b.Reconcile.After) != 2*time.Hour {
+		t.Errorf("b: reconcile %+v, want disabled, after the default 2h", b.Reconcile)
+	}
+	when := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	if got := when.In(a.Location()).Format("15:04 -07:00"); got != "07:00 -05:00" {
+		t.Errorf("-05:00 reads 12:00 UTC as %s", got)
+	}
+	if got := when.In(b.Location()).Format("15:04 -07:00"); got != "17:45 +05:45" {
+		t.Errorf("+05:45 reads 12:00 UTC as %s", got)
 	}
 }
