@@ -165,8 +165,9 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 	u := *c.endpoint
 	q := url.Values{}
 	q.Set("api", "chat_1")
-	q.Set("date_ini", from.In(c.loc).Format(DateLayout))
-	q.Set("date_end", to.In(c.loc).Format(DateLayout))
+	ini, end := wallWindow(from, to, c.loc)
+	q.Set("date_ini", ini)
+	q.Set("date_end", end)
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
