@@ -63,7 +63,10 @@ type Options struct {
 	RecordCap  int              // records per answer before the answer is cut; 0 means 60000
 	Latency    time.Duration    // delay before answering each request (honours request cancellation)
 	AnswersKey string           // JSON key for AgentAnswers; "" means the documented misspelling "agent_anwers " WITH the trailing space
-	Now        func() time.Time // clock for quota days; nil means time.Now
+	Now        func() time.Time // clock for quota days and VisibilityDelay; nil means time.Now
+	// VisibilityDelay hides a chat until this long after it closed, as an API that
+	// lists chats late would; 0 shows every chat at once.
+	VisibilityDelay time.Duration
 }
 
 // Fault is a raw answer served instead of the normal one while set.
@@ -307,8 +310,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Pointers: the source's slice stays untouched and sorting moves no large structs.
 	var chats []*Chat
 	agent := q.Get("agent_dni")
-	found := s.src.ChatsClosedBetween(from, to.Add(time.Second-time.Nanosecond))
+	found := s.closedBetween(q.Get("date_ini"), q.Get("date_end"), from, to)
+	now := s.opts.Now()
 	for i := range found {
+		if s.opts.VisibilityDelay > 0 && found[i].Closed.Add(s.opts.VisibilityDelay).After(now) {
+			continue // not listed yet
+		}
 		if agent == "" || found[i].AgentID == agent {
 			chats = append(chats, &found[i])
 		}
@@ -329,6 +336,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stream(w, n, chats)
+}
+
+// closedBetween returns the chats whose close time, as wall-clock time in the
+// server's zone, is within [ini, end]: the API takes and compares local times
+// without an offset. Where clocks go back, an hour of wall time happens twice, and
+// both are in the window; where they jump, the skipped hour is in none.
+func (s *Server) closedBetween(ini, end string, from, to time.Time) []Chat {
+	loc := s.opts.Location
+	lo, hi := from.Add(-2*time.Hour), to.Add(2*time.Hour) // past any change of offset
+	if _, change := lo.In(loc).ZoneBounds(); change.IsZero() || change.After(hi) {
+		// One offset throughout: wall order is time order.
+		return s.src.ChatsClosedBetween(from, to.Add(time.Second-time.Nanosecond))
+	}
+	var out []Chat
+	for _, c := range s.src.ChatsClosedBetween(lo, hi) {
+		if wall := c.Closed.In(loc).Format(wireLayout); wall >= ini && wall <= end {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func parseWireTime(v string, loc *time.Location) (time.Time, bool) {

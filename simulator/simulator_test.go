@@ -1013,3 +1013,51 @@ func TestReplay(t *testing.T) {
 		t.Errorf("%d chats in a replayed night hour, %d in a replayed busy hour", len(got), len(busy))
 	}
 }
+
+// With a visibility delay, a chat is listed only that long after it closed.
+func TestVisibilityDelay(t *testing.T) {
+	closed := at(2026, 3, 10, 12, 0, 0)
+	now := closed.Add(5 * time.Second)
+	s := simulator.NewServer(simulator.Chats{chat("late", closed)}, simulator.Options{
+		Location: gmt5, VisibilityDelay: 12 * time.Second, Now: func() time.Time { return now },
+	})
+	window := target("chat_1", closed.Add(-time.Minute), closed.Add(time.Minute))
+	if a := do(s, window, auth); a.status != http.StatusNotFound {
+		t.Fatalf("5 s after closing: status %d, want 404 (not listed yet)", a.status)
+	}
+	now = closed.Add(12 * time.Second)
+	if _, recs, _ := decode(t, do(s, window, auth).body); len(recs) != 1 {
+		t.Fatalf("12 s after closing: %d records, want 1", len(recs))
+	}
+}
+
+// The API compares wall-clock times: where clocks go back, both occurrences of the
+// repeated hour are in a window that spans it.
+func TestWindowsInWallClockTime(t *testing.T) {
+	santiago, err := time.LoadLocation("America/Santiago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On 4 April 2026 clocks go back at 24:00 to 23:00: 23:30 happens twice.
+	first := time.Date(2026, 4, 5, 2, 30, 0, 0, time.UTC)  // 23:30 -03
+	second := time.Date(2026, 4, 5, 3, 30, 0, 0, time.UTC) // 23:30 -04
+	s := simulator.NewServer(simulator.Chats{chat("first", first), chat("second", second)}, simulator.Options{Location: santiago})
+	get := func(ini, end string) []string {
+		a := do(s, apiPath+"?api=chat_1&date_ini="+ini+"&date_end="+end, auth)
+		_, recs, _ := decode(t, a.body)
+		var ids []string
+		for _, r := range recs {
+			ids = append(ids, r["conn_id"])
+		}
+		return ids
+	}
+	if got := get("20260404000000", "20260404235959"); fmt.Sprint(got) != "[first second]" {
+		t.Errorf("the whole 25-hour day: %v, want both", got)
+	}
+	if got := get("20260404232000", "20260404234000"); fmt.Sprint(got) != "[first second]" {
+		t.Errorf("23:20..23:40: %v, want both", got)
+	}
+	if got := get("20260405000000", "20260405235959"); len(got) != 0 {
+		t.Errorf("the next day: %v, want none", got)
+	}
+}
