@@ -13,6 +13,7 @@ import (
 type batch struct {
 	s          *settings
 	base       *state
+	counted    func(key uint64) bool // whether a chat was counted before this answer
 	generation int
 	tally      *tally
 	ids        map[uint64]struct{}
@@ -27,10 +28,11 @@ type batch struct {
 	series, maxSeries int
 }
 
-func newBatch(s *settings, base *state) *batch {
+func newBatch(s *settings, base *state, counted func(key uint64) bool) *batch {
 	return &batch{
 		s:          s,
 		base:       base,
+		counted:    counted,
 		generation: base.generation,
 		tally:      newTally(s.buckets),
 		ids:        make(map[uint64]struct{}, base.lastRecords), // answers are alike in size
@@ -104,7 +106,7 @@ func (b *batch) add(r *wolkvox.Record) {
 	if _, dup := b.ids[key]; dup {
 		return
 	}
-	if _, dup := b.base.seen[key]; dup {
+	if b.counted(key) {
 		return
 	}
 	b.ids[key] = struct{}{}

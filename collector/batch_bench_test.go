@@ -46,7 +46,8 @@ func BenchmarkBatchAdd(b *testing.B) {
 	records := benchRecords(wolkvox.RecordCap)
 	b.ReportAllocs()
 	for b.Loop() {
-		batch := newBatch(s, newState(s))
+		base := newState(s)
+		batch := newBatch(s, base, base.seenBefore)
 		for i := range records {
 			batch.add(&records[i])
 		}

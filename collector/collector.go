@@ -81,6 +81,20 @@ var (
 		"Configured most series of the chat metrics of the operation (max_series).", "operation")
 	foldedDesc = newDesc("chat", "records_folded_total",
 		"Chats counted with some labels folded into other, because their label set would pass max_series.", "operation")
+	reconcileMissedDesc = newDesc("reconcile", "missed_chats_total",
+		"Chats found only by the daily re-read: live polling missed them. They are in the chat counters.", "operation")
+	reconcileExtraDesc = newDesc("reconcile", "extra_chats_total",
+		"Chats counted live that the daily re-read of their day did not return.", "operation")
+	reconcileDayChatsDesc = newDesc("reconcile", "day_chats",
+		"Distinct chats of the last re-read day, in the part of it that was counted: the report's total for it.", "operation")
+	reconcileDayMissedDesc = newDesc("reconcile", "day_missed_chats",
+		"Chats of the last re-read day found only by the re-read.", "operation")
+	reconcileDayStartDesc = newDesc("reconcile", "day_start_timestamp_seconds",
+		"Unix time of the start of the last re-read day, 0 if none.", "operation")
+	reconcileSuccessDesc = newDesc("reconcile", "last_success_timestamp_seconds",
+		"Unix time of the last successful re-read of a day, or of the start of counting before the first.", "operation")
+	reconcileDelayDesc = newDesc("reconcile", "listing_delay_seconds",
+		"How long after closing the chats found late on the last re-read day were at least still not listed; 0 if unknown.", "operation")
 	reloadOKDesc = newDesc("exporter", "config_last_reload_successful",
 		"1 if the last configuration reload succeeded.")
 	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
@@ -253,6 +267,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		requestDurationDesc, truncatedDesc, truncatedQueriesDesc, skippedSecondsDesc, backoffDesc,
 		storageWriteFailsDesc, storageLoadFailsDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
 		skippedDesc, trackedDesc, chatSeriesDesc, chatSeriesLimitDesc, foldedDesc, reloadOKDesc, reloadTimeDesc,
+		reconcileMissedDesc, reconcileExtraDesc, reconcileDayChatsDesc, reconcileDayMissedDesc, reconcileDayStartDesc,
+		reconcileSuccessDesc, reconcileDelayDesc,
 	} {
 		ch <- d
 	}

@@ -104,7 +104,8 @@ func TestCatchupLimit(t *testing.T) {
 		chat("caught-up", t0.Add(2*time.Hour+30*time.Minute)),
 	}
 	sim := simulator.NewServer(chats, simulator.Options{})
-	h := newHarness(t, sim, baseConfig+"    max_catchup: 1h\n", collector.WithStorage(t.TempDir()))
+	// The daily re-read reads a day back, more than max_catchup allows: it is off.
+	h := newHarness(t, sim, baseConfig+"    max_catchup: 1h\n    reconcile: {enabled: false}\n", collector.WithStorage(t.TempDir()))
 	h.refresh() // t0; the cursor becomes t0-10m
 	h.restart()
 	h.clock.Advance(3 * time.Hour)
@@ -129,7 +130,9 @@ func TestCatchupSplitsLongGaps(t *testing.T) {
 	t0 := startTime
 	chats := simulator.Chats{chat("a", t0.Add(-time.Minute)), chat("b", t0.Add(20*24*time.Hour)), chat("c", t0.Add(40*24*time.Hour))}
 	sim := simulator.NewServer(chats, simulator.Options{})
-	h := newHarness(t, sim, baseConfig+"    max_catchup: 60d\n", collector.WithStorage(t.TempDir()))
+	// Without the daily re-read, whose windows stop at the midnights of yesterday and
+	// today (TestReconcileCatchupStopsAtMidnights).
+	h := newHarness(t, sim, baseConfig+"    max_catchup: 60d\n    reconcile: {enabled: false}\n", collector.WithStorage(t.TempDir()))
 	h.refresh()
 	h.restart()
 	h.clock.Advance(45 * 24 * time.Hour)

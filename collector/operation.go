@@ -56,11 +56,18 @@ type operation struct {
 	// writeMu serializes the writers of state: a call's commit and a reload.
 	writeMu sync.Mutex
 
+	// rereading is the daily re-read in progress, and windows the live windows of
+	// the days it may re-read: what a call's goroutine keeps between calls, under
+	// writeMu. Neither is saved: after a restart a re-read starts its day again.
+	rereading *rereadProgress
+	windows   []liveWindow
+
 	mu          sync.RWMutex
 	settings    *settings
 	state       *state
 	nextCall    time.Time
-	inflight    chan struct{} // closed when the running call ends
+	nextReread  time.Time
+	inflight    chan struct{} // closed when the running calls end
 	writeFails  float64
 	loadFails   float64
 	lastSaveErr string
@@ -122,22 +129,31 @@ func (o *operation) update(s *settings) {
 	o.show(next)
 }
 
-// refresh starts a call if min_interval and any backoff have passed, then waits
-// for the running call or for ctx, whichever ends first. Concurrent scrapes share
-// one call.
+// refresh starts the calls that are due, unless calls are running: a live query
+// once min_interval and any backoff have passed, and the daily re-read (see
+// reconcile.go). It then waits for the running calls or for ctx, whichever ends
+// first. Concurrent scrapes share the calls.
 func (o *operation) refresh(ctx context.Context) {
 	o.mu.Lock()
 	done := o.inflight
 	if done == nil {
 		now := o.now()
-		if now.Before(o.nextCall) || now.Before(o.state.backoffUntil) {
+		settled := !now.Before(o.state.backoffUntil)
+		live := settled && !now.Before(o.nextCall)
+		reread := settled && !now.Before(o.nextReread) && rereadDay(o.state, o.settings, now) != nil
+		if !live && !reread {
 			o.mu.Unlock()
 			return
 		}
 		done = make(chan struct{})
 		o.inflight = done
-		o.nextCall = now.Add(time.Duration(o.settings.cfg.MinInterval))
-		go o.call(now, done) //nolint:gosec // G118: the call outlives the scrape that starts it, bounded by request_timeout
+		if live {
+			o.nextCall = now.Add(time.Duration(o.settings.cfg.MinInterval))
+		}
+		if reread {
+			o.nextReread = now.Add(time.Duration(o.settings.cfg.MinInterval))
+		}
+		go o.calls(now, live, reread, done) // outlives the scrape that starts it, bounded by request_timeout
 	}
 	o.mu.Unlock()
 	select {
@@ -146,10 +162,36 @@ func (o *operation) refresh(ctx context.Context) {
 	}
 }
 
+// calls makes the due calls in the background: they outlive the scrape that started
+// them and are bounded by request_timeout only. The re-read waits for the live
+// query, and does not follow one that failed.
+func (o *operation) calls(started time.Time, live, reread bool, done chan struct{}) {
+	defer func() {
+		o.mu.Lock()
+		o.inflight = nil
+		o.mu.Unlock()
+		close(done)
+	}()
+	if live {
+		o.call(started)
+	}
+	if reread {
+		o.mu.RLock()
+		failing := started.Before(o.state.backoffUntil)
+		o.mu.RUnlock()
+		if !failing {
+			o.reread(started)
+		}
+	}
+}
+
 // window is the span the next call asks for: from the cursor (or overlap before
 // now, at start) to now, unless it must be shorter. skipped is how much history
-// before a cursor older than max_catchup is left out.
-func window(now time.Time, s *settings, st *state) (from, to time.Time, skipped time.Duration) {
+// before a cursor older than max_catchup is left out. With the daily re-read on, a
+// window does not cross the midnights that start yesterday and today, the days a
+// re-read may read, so that each chat counted in them belongs to one local day:
+// dayEnd is then the midnight the window stops at, else zero.
+func window(now time.Time, s *settings, st *state) (from, to, dayEnd time.Time, skipped time.Duration) {
 	to = now.Truncate(time.Second)
 	from = to.Add(-time.Duration(s.cfg.Overlap))
 	if !st.cursor.IsZero() {
@@ -166,49 +208,75 @@ func window(now time.Time, s *settings, st *state) (from, to time.Time, skipped 
 	if to.Sub(from) > span {
 		to = from.Add(span)
 	}
-	if !to.After(from) {
-		to = from.Add(time.Second) // the clock went back
+	if to.Before(from) {
+		to = from // the clock went back
 	}
-	return from, to, skipped
+	if s.cfg.Reconcile.Enabled {
+		today, _ := wolkvox.Day(now, s.cfg.Location())
+		yesterday, _ := wolkvox.Day(today.Add(-time.Second), s.cfg.Location())
+		for _, midnight := range []time.Time{yesterday, today} {
+			if from.Before(midnight) && !to.Before(midnight) {
+				return from, midnight.Add(-time.Second), midnight, skipped // date_end covers its whole second
+			}
+		}
+	}
+	return from, to, time.Time{}, skipped
 }
 
-// call makes one API call in the background: it outlives the scrape that started it
-// and is bounded by request_timeout only.
-func (o *operation) call(started time.Time, done chan struct{}) {
-	defer func() {
-		o.mu.Lock()
-		o.inflight = nil
-		o.mu.Unlock()
-		close(done)
-	}()
-
+// call makes one live query and merges its answer.
+func (o *operation) call(started time.Time) {
 	o.mu.RLock()
 	s, base := o.settings, o.state
 	o.mu.RUnlock()
-	from, to, skipped := window(started, s, base)
+	from, to, dayEnd, skipped := window(started, s, base)
 	if base.cursor.IsZero() {
 		o.anchor(s, from)
 	}
-	b := newBatch(s, base)
+	b := newBatch(s, base, base.seenBefore)
+	ans, elapsed, sent, err := o.exchange(s, from, to, b.add)
+	if !sent {
+		return
+	}
+	win := o.windowText(s, from, to)
+	saved := o.settle(s, b, "query", win, started, ans, err, elapsed, func(next *state) {
+		o.commit(next, s, b, from, to, dayEnd, skipped, started.Truncate(time.Second), ans)
+	})
+	if saved {
+		o.logWindow(liveWindow{from: from, to: to, called: started})
+		level.Debug(o.logger).Log("msg", "chat_1 query done", "window", win, "result", ans.Result,
+			"records", ans.Records, "not_records", ans.NotRecords, "new_chats", len(b.ids), "duration", elapsed)
+	}
+}
 
+// exchange sends one chat_1 query for [from, to], passing each record of the answer
+// to each. sent is false for a call that never reached the API: it cost no quota.
+func (o *operation) exchange(s *settings, from, to time.Time, each func(*wolkvox.Record)) (ans wolkvox.Answer, elapsed time.Duration, sent bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.RequestTimeout))
 	defer cancel()
 	clock := time.Now()
-	ans, err := s.client.Chats(ctx, from, to, b.add)
-	elapsed := time.Since(clock)
-
-	loc := s.cfg.Location()
-	win := fmt.Sprintf("%s..%s", from.In(loc).Format(wolkvox.DateLayout), to.In(loc).Format(wolkvox.DateLayout))
+	ans, err = s.client.Chats(ctx, from, to, each)
+	elapsed = time.Since(clock)
 	if errors.Is(err, wolkvox.ErrNotSent) {
-		// Nothing reached the API: no quota spent, nothing learned about it.
-		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", win, "err", err)
-		return
+		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", o.windowText(s, from, to), "err", err)
+		return ans, elapsed, false, err
 	}
+	return ans, elapsed, true, err
+}
 
+func (o *operation) windowText(s *settings, from, to time.Time) string {
+	loc := s.cfg.Location()
+	return fmt.Sprintf("%s..%s", from.In(loc).Format(wolkvox.DateLayout), to.In(loc).Format(wolkvox.DateLayout))
+}
+
+// settle records a call's outcome in a new state and, if the call succeeded, has
+// merge add what its answer taught; then the state is saved and shown. It reports
+// whether the answer was merged and saved. what names the call in the log: "query"
+// or "re-read".
+func (o *operation) settle(s *settings, b *batch, what, win string, started time.Time, ans wolkvox.Answer, err error, elapsed time.Duration, merge func(next *state)) bool {
 	o.writeMu.Lock()
 	defer o.writeMu.Unlock()
 	o.mu.RLock()
-	cur := o.state // a reload may have replaced base meanwhile
+	cur := o.state // a reload may have replaced the state the call started from
 	o.mu.RUnlock()
 	next := cur.clone()
 	next.callTime.observe(elapsed.Seconds())
@@ -220,10 +288,10 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 		}
 		next.requests[result]++
 		next.up = false
-		o.failed(next, s, result, started, win, err, elapsed)
+		o.failed(next, s, result, started, what, win, err, elapsed)
 		_ = o.save(s, next) // keeps the backoff across a restart; counts did not change
 		o.show(next)
-		return
+		return false
 	}
 
 	next.requests[ans.Result]++
@@ -239,23 +307,22 @@ func (o *operation) call(started time.Time, done chan struct{}) {
 		level.Info(o.logger).Log("msg", "answer dropped: labels changed by a reload during the call", "window", win)
 		_ = o.save(s, next)
 		o.show(next)
-		return
+		return false
 	}
 	b.tally.skipped[reasonNotARecord] += float64(ans.NotRecords)
 	var unsaved *state // what to show if the answer cannot be saved
 	if o.store != nil {
 		unsaved = next.clone()
 	}
-	o.commit(next, s, b, from, to, skipped, started.Truncate(time.Second), ans)
+	merge(next)
 	if err := o.save(s, next); err != nil {
 		// Counts that a restart would lose must never reach Prometheus: it would
 		// count them twice. The window is read again by the next call.
 		o.show(unsaved)
-		return
+		return false
 	}
 	o.show(next)
-	level.Debug(o.logger).Log("msg", "chat_1 query done", "window", win, "result", ans.Result,
-		"records", ans.Records, "not_records", ans.NotRecords, "new_chats", len(b.ids), "tracked_chats", len(next.seen), "duration", elapsed)
+	return true
 }
 
 // anchor makes from the cursor of a state that has none, and saves it, before the
@@ -273,18 +340,18 @@ func (o *operation) anchor(s *settings, from time.Time) {
 		return
 	}
 	next := cur.clone()
-	next.cursor = from
+	next.cursor, next.countingSince = from, from
 	_ = o.save(s, next) // a failure is counted and logged; the cursor holds in memory
 	o.show(next)
 }
 
 // failed sets the backoff after a failed call and logs the failure when it is new:
 // a failure that repeats is logged at debug level only.
-func (o *operation) failed(next *state, s *settings, result wolkvox.Result, started time.Time, win string, err error, elapsed time.Duration) {
+func (o *operation) failed(next *state, s *settings, result wolkvox.Result, started time.Time, what, win string, err error, elapsed time.Duration) {
 	switch {
 	case result == wolkvox.ResultQuotaExceeded:
-		// Every call until the quota resets would fail and still cost a call.
-		next.backoffUntil = nextMidnight(started, s.cfg.Location())
+		// Every call until the quota resets, at midnight, would fail and still cost a call.
+		_, next.backoffUntil = wolkvox.Day(started, s.cfg.Location())
 	case backsOff(result):
 		next.failures++
 		next.backoffUntil = started.Add(failureBackoff(next.failures, time.Duration(s.cfg.MinInterval), time.Duration(s.cfg.MaxBackoff)))
@@ -296,7 +363,7 @@ func (o *operation) failed(next *state, s *settings, result wolkvox.Result, star
 		logger = level.Warn(o.logger)
 	}
 	next.failing = result
-	keyvals := []any{"msg", "chat_1 query failed; counters unchanged, the window will be read again",
+	keyvals := []any{"msg", "chat_1 " + what + " failed; counters unchanged, the window will be read again",
 		"window", win, "result", result, "err", err, "duration", elapsed}
 	if !next.backoffUntil.IsZero() {
 		keyvals = append(keyvals, "no_call_before", next.backoffUntil.In(s.cfg.Location()).Format(time.RFC3339))
@@ -308,9 +375,10 @@ func (o *operation) failed(next *state, s *settings, result wolkvox.Result, star
 	logger.Log(keyvals...)
 }
 
-// commit merges a successful answer into next and moves the cursor. now is when
-// the call started.
-func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Time, skipped time.Duration, now time.Time, ans wolkvox.Answer) {
+// commit merges a successful live answer into next and moves the cursor. now is
+// when the call started; dayEnd is the midnight the window stopped at, if any.
+func (o *operation) commit(next *state, s *settings, b *batch, from, to, dayEnd time.Time, skipped time.Duration, now time.Time, ans wolkvox.Answer) {
+	o.countForDay(next, s, b, from, now)
 	next.tally.merge(b.tally, birth(next, o.now()))
 	next.limiter.commit(b.staged)
 	if skipped > 0 {
@@ -336,9 +404,13 @@ func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Tim
 				"records", ans.Records, "window_length", to.Sub(from))
 		}
 		// Re-read overlap before now, where chats may still be arriving late; a window
-		// that ended further back is settled. The start never moves back: chats
-		// forgotten below it could count again.
+		// that ended further back is settled, and so is a day once a window reached its
+		// end: the daily re-read finds its late chats. The start never moves back:
+		// chats forgotten below it could count again.
 		next.cursor = laterOf(next.cursor, earlierOf(to, now.Add(-overlap)))
+		if !dayEnd.IsZero() {
+			next.cursor = laterOf(next.cursor, dayEnd)
+		}
 		switch {
 		case next.maxSpan == 0:
 		case !to.Before(now):
@@ -349,8 +421,10 @@ func (o *operation) commit(next *state, s *settings, b *batch, from, to time.Tim
 	}
 	// A chat first seen in a window ending before the cursor can no longer be
 	// returned: its close time is at most that end. The new chats' window ends at
-	// or after the cursor.
-	cursor, end := next.cursor.Unix(), to.Unix()
+	// or after the cursor. Where clocks go back near the cursor, an hour of wall time
+	// happens twice and the API, which compares wall times, returns both: chats are
+	// remembered that much longer.
+	cursor, end := next.cursor.Add(-clocksBack(next.cursor, s.cfg.Location())).Unix(), to.Unix()
 	seen := make(map[uint64]int64, len(next.seen)+len(b.ids))
 	for id, firstSeen := range next.seen {
 		if firstSeen >= cursor {
@@ -419,6 +493,16 @@ func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold tim
 	for _, r := range skipReasons() {
 		e.counter(skippedDesc, st.tally.skipped[r], r)
 	}
+	if cfg.Reconcile.Enabled {
+		r := st.reconciled
+		e.counter(reconcileMissedDesc, r.missed)
+		e.counter(reconcileExtraDesc, r.extra)
+		e.gauge(reconcileDayChatsDesc, r.dayChats)
+		e.gauge(reconcileDayMissedDesc, r.dayMissed)
+		e.gauge(reconcileDayStartDesc, unixSeconds(r.dayStart))
+		e.gauge(reconcileSuccessDesc, unixSeconds(laterOf(r.lastSuccess, st.countingSince)))
+		e.gauge(reconcileDelayDesc, r.delay.Seconds())
+	}
 
 	held := heldEmitter{e, now, hold}
 	t := st.tally
@@ -447,6 +531,21 @@ func (o *operation) show(st *state) {
 	o.mu.Lock()
 	o.state = st
 	o.mu.Unlock()
+}
+
+// clocksBack is how far clocks go back within two hours of t in loc, 0 if they do not.
+func clocksBack(t time.Time, loc *time.Location) time.Duration {
+	var back time.Duration
+	for at, end := t.Add(-2*time.Hour), t.Add(2*time.Hour); ; {
+		_, change := at.In(loc).ZoneBounds()
+		if change.IsZero() || change.After(end) {
+			return back
+		}
+		_, before := change.Add(-time.Second).In(loc).Zone()
+		_, after := change.In(loc).Zone()
+		back = max(back, time.Duration(before-after)*time.Second)
+		at = change
+	}
 }
 
 func laterOf(a, b time.Time) time.Time {

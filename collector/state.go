@@ -2,6 +2,7 @@ package collector
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
@@ -26,8 +27,15 @@ type state struct {
 	// maxSpan, when set, caps the length of the next window: an answer was cut at
 	// the record cap, so the exporter catches up in smaller windows.
 	maxSpan time.Duration
-	// committed is set once an answer has been merged (see Collector's new-series hold).
+	// committed is set once an answer has been merged (see the new-series hold).
 	committed bool
+	// countingSince is the start of the first window: counting starts there for good.
+	countingSince time.Time
+	// days are the local days still to re-read, oldest first: yesterday and today at
+	// most (see reconcile.go). Like seen, each is never modified once published.
+	days []*countedDay
+	// reconciled sums what the daily re-reads found.
+	reconciled reconcileTotals
 
 	requests           map[wolkvox.Result]float64
 	truncatedResponses float64 // answers cut at the record cap
@@ -58,14 +66,21 @@ func newState(s *settings) *state {
 	}
 }
 
-// clone returns a copy that the next call or reload may change; only seen is
-// shared, as no one modifies it.
+// seenBefore tells whether a chat was counted by a window that the next may overlap.
+func (st *state) seenBefore(key uint64) bool {
+	_, ok := st.seen[key]
+	return ok
+}
+
+// clone returns a copy that the next call or reload may change; seen and the
+// counted days are shared, as no one modifies them.
 func (st *state) clone() *state {
 	c := *st
 	c.tally = st.tally.clone()
 	c.limiter = st.limiter.clone()
 	c.requests = maps.Clone(st.requests)
 	c.callTime = st.callTime.clone()
+	c.days = slices.Clone(st.days)
 	return &c
 }
 
@@ -89,13 +104,6 @@ func connKey(id string) uint64 {
 		h *= prime64
 	}
 	return h
-}
-
-// nextMidnight is the first midnight after t in loc, when the API's daily quota
-// starts again.
-func nextMidnight(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
 }
 
 // failureBackoff is the wait after the n-th failure in a row: min_interval, doubled

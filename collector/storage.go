@@ -143,6 +143,9 @@ type stateFile struct {
 	Cursor             int64               `json:"cursor"`
 	MaxSpan            int64               `json:"max_span_seconds"`
 	Committed          bool                `json:"committed"`
+	CountingSince      int64               `json:"counting_since"`
+	Days               []savedDay          `json:"days"`
+	Reconciled         savedReconcile      `json:"reconciled"`
 	Requests           map[string]float64  `json:"requests"`
 	TruncatedResponses float64             `json:"truncated_responses"`
 	TruncatedQueries   float64             `json:"truncated_queries"`
@@ -160,6 +163,27 @@ type stateFile struct {
 	Scopes             []savedScope        `json:"scopes"`
 	Dispositions       []savedDisposition  `json:"dispositions"`
 	Agents             []savedAgent        `json:"agents"`
+}
+
+// savedDay is a countedDay.
+type savedDay struct {
+	Start  int64    `json:"start"`
+	End    int64    `json:"end"`
+	From   int64    `json:"from"`
+	IDs    []uint64 `json:"ids"`
+	Missed float64  `json:"missed"`
+	Reread bool     `json:"reread"`
+}
+
+// savedReconcile is reconcileTotals.
+type savedReconcile struct {
+	Missed       float64 `json:"missed"`
+	Extra        float64 `json:"extra"`
+	LastSuccess  int64   `json:"last_success"`
+	DayStart     int64   `json:"day_start"`
+	DayChats     float64 `json:"day_chats"`
+	DayMissed    float64 `json:"day_missed"`
+	DelaySeconds float64 `json:"delay_seconds"`
 }
 
 // seenGroup lists the conn_id hashes first returned by the window ending at Until.
@@ -231,14 +255,20 @@ func saveHistogram(h *histogram) savedHistogram {
 
 func encodeState(s *settings, st *state) *stateFile {
 	f := &stateFile{
-		Version:            stateVersion,
-		Operation:          s.cfg.Name,
-		Upstream:           s.upstream(),
-		Labeling:           labeling(s),
-		Saved:              time.Now().Unix(),
-		Cursor:             unix(st.cursor),
-		MaxSpan:            int64(st.maxSpan / time.Second),
-		Committed:          st.committed,
+		Version:       stateVersion,
+		Operation:     s.cfg.Name,
+		Upstream:      s.upstream(),
+		Labeling:      labeling(s),
+		Saved:         time.Now().Unix(),
+		Cursor:        unix(st.cursor),
+		MaxSpan:       int64(st.maxSpan / time.Second),
+		Committed:     st.committed,
+		CountingSince: unix(st.countingSince),
+		Reconciled: savedReconcile{
+			Missed: st.reconciled.missed, Extra: st.reconciled.extra, LastSuccess: unix(st.reconciled.lastSuccess),
+			DayStart: unix(st.reconciled.dayStart), DayChats: st.reconciled.dayChats, DayMissed: st.reconciled.dayMissed,
+			DelaySeconds: st.reconciled.delay.Seconds(),
+		},
 		Requests:           map[string]float64{},
 		TruncatedResponses: st.truncatedResponses,
 		TruncatedQueries:   st.truncatedQueries,
@@ -258,6 +288,11 @@ func encodeState(s *settings, st *state) *stateFile {
 	groups := map[int64][]uint64{}
 	for id, until := range st.seen {
 		groups[until] = append(groups[until], id)
+	}
+	for _, d := range st.days {
+		ids := slices.Clone(d.ids)
+		slices.Sort(ids)
+		f.Days = append(f.Days, savedDay{Start: unix(d.start), End: unix(d.end), From: unix(d.from), IDs: slices.Compact(ids), Missed: d.missed, Reread: d.reread})
 	}
 	for until, ids := range groups {
 		slices.Sort(ids)
@@ -343,6 +378,24 @@ func (f *stateFile) restoreProgress(st *state) error {
 	st.cursor = fromUnix(f.Cursor)
 	st.maxSpan = time.Duration(f.MaxSpan) * time.Second
 	st.committed = f.Committed
+	st.countingSince = fromUnix(f.CountingSince)
+	r := f.Reconciled
+	for _, v := range []float64{r.Missed, r.Extra, r.DayChats, r.DayMissed, r.DelaySeconds} {
+		if !validCount(v) {
+			return badState("invalid re-read value %v", v)
+		}
+	}
+	st.reconciled = reconcileTotals{
+		missed: r.Missed, extra: r.Extra, lastSuccess: fromUnix(r.LastSuccess), dayStart: fromUnix(r.DayStart),
+		dayChats: r.DayChats, dayMissed: r.DayMissed, delay: time.Duration(r.DelaySeconds * float64(time.Second)),
+	}
+	for _, d := range f.Days {
+		if d.End <= d.Start || d.From < d.Start || d.From > d.End || !validCount(d.Missed) {
+			return badState("invalid day %d..%d", d.Start, d.End)
+		}
+		st.days = append(st.days, &countedDay{start: fromUnix(d.Start), end: fromUnix(d.End), from: fromUnix(d.From), ids: d.IDs, missed: d.Missed, reread: d.Reread})
+	}
+	slices.SortFunc(st.days, func(a, b *countedDay) int { return a.start.Compare(b.start) })
 	st.truncatedResponses, st.truncatedQueries, st.skippedSeconds = f.TruncatedResponses, f.TruncatedQueries, f.SkippedSeconds
 	st.lastSuccess, st.lastRecords = fromUnix(f.LastSuccess), f.LastRecords
 	st.failures, st.backoffUntil = f.Failures, fromUnix(f.BackoffUntil)
