@@ -2,6 +2,7 @@ package collector
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -96,18 +97,42 @@ func skipReasons() []string {
 	return out
 }
 
+// Observations of a chat, in the order of observedFields.
+const (
+	obsAnswerDelay = iota
+	obsDuration
+	obsHandleTime
+	obsCustomerChars
+	obsAgentChars
+	obsAgentMessages
+	numObserved
+)
+
+// counted is what one chat added: the label sets it was counted under, and its
+// observations (NaN where one was skipped).
+type counted struct {
+	chat        chatKey
+	disposition dispositionKey
+	observed    [numObserved]float64
+}
+
 // add counts one record, unless its conn_id was counted before.
-func (b *batch) add(r *wolkvox.Record) {
+func (b *batch) add(r *wolkvox.Record) { b.count(r) }
+
+// count counts one record, unless its conn_id was counted before, and says what
+// it added.
+func (b *batch) count(r *wolkvox.Record) (counted, bool) {
+	var c counted
 	if r.ConnID == "" {
 		b.tally.skipped[reasonConnIDEmpty]++
-		return
+		return c, false
 	}
 	key := connKey(r.ConnID)
 	if _, dup := b.ids[key]; dup {
-		return
+		return c, false
 	}
 	if b.counted(key) {
-		return
+		return c, false
 	}
 	b.ids[key] = struct{}{}
 
@@ -120,32 +145,20 @@ func (b *batch) add(r *wolkvox.Record) {
 		lastParticipant: b.label("last_participant", r.LastParticipant, cleanValue),
 	})
 	b.tally.chat(k, time.Time{}).v++
-	sc := k.scope
+	c.chat = k
 
-	st := b.tally.scope(sc, time.Time{})
-	if v, ok := b.number("answer_delay", r.AnswerDelay); ok {
-		st.answerDelay.observe(v)
+	for i, n := range [numObserved]wolkvox.Number{r.AnswerDelay, r.Duration, r.HandleTime, r.CustomerChars, r.AgentChars, r.AgentAnswers} {
+		c.observed[i] = math.NaN()
+		if v, ok := b.number(observedFields[i], n); ok {
+			c.observed[i] = v
+		}
 	}
-	if v, ok := b.number("duration", r.Duration); ok {
-		st.duration.observe(v)
-	}
-	handle, handleOK := b.number("handle_time", r.HandleTime)
-	if handleOK {
-		st.handleTime.observe(handle)
-	}
-	if v, ok := b.number("customer_characters", r.CustomerChars); ok {
-		st.customerChars += v
-	}
-	if v, ok := b.number("agent_characters", r.AgentChars); ok {
-		st.agentChars += v
-	}
-	if v, ok := b.number("agent_messages", r.AgentAnswers); ok {
-		st.agentMessages += v
-	}
+	b.tally.scope(k.scope, time.Time{}).observe(&c.observed)
 
 	code, desc := b.labelPair("disposition", r.CodAct, r.CodActDescription)
-	dk, dispositionFolded := b.fitDisposition(dispositionKey{scope: sc, code: code, description: desc})
+	dk, dispositionFolded := b.fitDisposition(dispositionKey{scope: k.scope, code: code, description: desc})
 	b.tally.disposition(dk, time.Time{}).v++
+	c.disposition = dk
 
 	agentFolded := false
 	if b.s.cfg.AgentMetrics {
@@ -154,13 +167,14 @@ func (b *batch) add(r *wolkvox.Record) {
 		ak, agentFolded = b.fitAgent(agentKey{id: agentID, name: agentName})
 		a := b.tally.agent(ak, time.Time{})
 		a.chats++
-		if handleOK {
+		if handle := c.observed[obsHandleTime]; !math.IsNaN(handle) {
 			a.handleSeconds += handle
 		}
 	}
 	if folded || dispositionFolded || agentFolded {
 		b.tally.folded++
 	}
+	return c, true
 }
 
 func (b *batch) skillName(id string) string {

@@ -19,8 +19,20 @@ import (
 // Namespace prefixes every metric of the exporter.
 const Namespace = "wolkvox"
 
+// family is what a Desc is made of; client_golang keeps it to itself, and the
+// history writer needs it.
+type family struct {
+	name, help string
+	labels     []string
+}
+
+var families = map[*prometheus.Desc]family{}
+
 func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, subsystem, name), help, labels, nil)
+	fq := prometheus.BuildFQName(Namespace, subsystem, name)
+	d := prometheus.NewDesc(fq, help, labels, nil)
+	families[d] = family{fq, help, labels}
+	return d
 }
 
 var (

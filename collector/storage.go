@@ -19,6 +19,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
@@ -498,3 +499,29 @@ func restoreHistogram(sh savedHistogram, bounds []float64) (*histogram, error) {
 }
 
 func validCount(v float64) bool { return v >= 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
+
+// CountingSince reads, from the state saved in dir, when live counting of operation
+// op began: the start of its first window. A history that ends there joins live
+// counting without counting a chat twice.
+func CountingSince(dir string, op config.Operation) (time.Time, error) {
+	path := (&store{dir: dir}).path(op.Name)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the operator's --storage.path and a validated operation name
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the live state: %w", err)
+	}
+	var f struct {
+		Operation     string `json:"operation"`
+		Upstream      string `json:"upstream"`
+		CountingSince int64  `json:"counting_since"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return time.Time{}, fmt.Errorf("read the live state %s: %w", path, err)
+	}
+	if s := (&settings{cfg: op}); f.Operation != op.Name || f.Upstream != s.upstream() {
+		return time.Time{}, fmt.Errorf("the live state %s is of operation %q at %s, not %q at %s", path, f.Operation, f.Upstream, op.Name, s.upstream())
+	}
+	if f.CountingSince <= 0 {
+		return time.Time{}, fmt.Errorf("the live state %s does not say when counting began (it was written by an older version)", path)
+	}
+	return time.Unix(f.CountingSince, 0), nil
+}

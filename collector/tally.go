@@ -2,6 +2,7 @@ package collector
 
 import (
 	"maps"
+	"math"
 	"sort"
 	"time"
 )
@@ -74,6 +75,20 @@ type scopeStats struct {
 	series
 	answerDelay, duration, handleTime        *histogram
 	customerChars, agentChars, agentMessages float64
+}
+
+// observe adds a chat's observations; NaN ones were skipped.
+func (st *scopeStats) observe(o *[numObserved]float64) {
+	for i, h := range [...]*histogram{st.answerDelay, st.duration, st.handleTime} {
+		if !math.IsNaN(o[i]) {
+			h.observe(o[i])
+		}
+	}
+	for i, sum := range [...]*float64{&st.customerChars, &st.agentChars, &st.agentMessages} {
+		if v := o[obsCustomerChars+i]; !math.IsNaN(v) {
+			*sum += v
+		}
+	}
 }
 
 type agentStats struct {

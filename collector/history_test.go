@@ -1,0 +1,171 @@
+package collector_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
+)
+
+// point is one sample of an OpenMetrics line: value at a Unix time.
+type point struct {
+	at    int64
+	value float64
+}
+
+// readOpenMetrics reads the samples of an exposition with timestamps, by series,
+// and the family headers in order.
+func readOpenMetrics(t *testing.T, text string) (map[string][]point, []string) {
+	t.Helper()
+	series := map[string][]point{}
+	var headers []string
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if family, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			headers = append(headers, family)
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		fields := strings.Fields(line[end+1:])
+		if end < 0 || len(fields) != 2 {
+			t.Fatalf("not a sample with a timestamp: %q", line)
+		}
+		v, err1 := strconv.ParseFloat(fields[0], 64)
+		at, err2 := strconv.ParseInt(fields[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("bad sample %q", line)
+		}
+		series[line[:end+1]] = append(series[line[:end+1]], point{at, v})
+	}
+	return series, headers
+}
+
+func historyRecord(id, channel, date, duration string) *wolkvox.Record {
+	d, err := wolkvox.ParseSeconds(duration)
+	return &wolkvox.Record{
+		ConnID: id, Channel: channel, SkillID: "12", Feeling: "neutral", LastParticipant: "agent",
+		CodAct: "SALE", CodActDescription: "Sale closed", Date: date,
+		AnswerDelay: wolkvox.Number{Value: 15}, Duration: wolkvox.Number{Value: d, Err: err}, HandleTime: wolkvox.Number{Value: 60},
+		CustomerChars: wolkvox.Number{Value: 100}, AgentChars: wolkvox.Number{Value: 200}, AgentAnswers: wolkvox.Number{Value: 4},
+	}
+}
+
+// Chats count at their close time, date plus chat_duration; one whose close time is
+// unknown or outside its day counts at the day's end. Counters continue from day to
+// day, and a series first seen on a later day starts from 0 at that day's start.
+func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
+	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	h, err := collector.NewHistory(cfg.Operations[0], cfg.Histograms, time.Hour, []collector.Label{{"job", "wolkvox"}, {"instance", "host:19655"}}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day1 := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
+	day2, day3 := day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2)
+
+	d := h.Day(day1, day2)
+	d.Add(historyRecord("a", "whatsapp", "2026-11-20 08:10:00", "00:30:00")) // closes 08:40: counts from the 09:00 sample
+	d.Add(historyRecord("b", "whatsapp", "2026-11-20 08:50:00", "600"))      // closes 09:00: from the 10:00 sample
+	d.Add(historyRecord("b", "whatsapp", "2026-11-20 08:50:00", "600"))      // the same chat again: once
+	d.Add(historyRecord("c", "whatsapp", "2026-11-19 23:00:00", "23:30:00")) // opened the day before, closes 22:30
+	d.Add(historyRecord("x", "whatsapp", "not a date", "60"))                // at the day's end
+	d.Add(historyRecord("y", "whatsapp", "2026-11-21 01:00:00", "60"))       // closes the next day: at the day's end
+	if err := d.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if d.Chats != 5 || d.AtDayEnd != 2 {
+		t.Fatalf("day 1: %d chats, %d at the day's end; want 5 and 2", d.Chats, d.AtDayEnd)
+	}
+	d = h.Day(day2, day3)
+	d.Add(historyRecord("w", "web", "2026-11-21 05:00:00", "1800")) // a new series: closes 05:30
+	if err := d.Write(); err != nil {
+		t.Fatal(err)
+	}
+
+	series, headers := readOpenMetrics(t, out.String())
+	whatsapp := `wolkvox_chats_total{operation="main",channel="whatsapp",skill="12",feeling="neutral",last_participant="agent",job="wolkvox",instance="host:19655"}`
+	web := strings.Replace(whatsapp, "whatsapp", "web", 1)
+	at := func(day time.Time, hour int) int64 { return day.Add(time.Duration(hour) * time.Hour).Unix() }
+	want := map[int64]float64{at(day1, 0): 0, at(day1, 8): 0, at(day1, 9): 1, at(day1, 10): 2, at(day1, 22): 2, at(day1, 23): 3,
+		at(day2, 0): 5, at(day2, 23): 5, at(day3, 0): 5}
+	got := map[int64]float64{}
+	for _, p := range series[whatsapp] {
+		got[p.at] = p.value
+	}
+	// No time is written twice: a day's end is the next day's start.
+	for name, pts := range series {
+		for i := 1; i < len(pts); i++ {
+			if pts[i].at <= pts[i-1].at {
+				t.Fatalf("%s: sample at %d after one at %d", name, pts[i].at, pts[i-1].at)
+			}
+		}
+	}
+	if len(series[whatsapp]) != 49 {
+		t.Errorf("%d samples of whatsapp, want 24 a day and one at the end", len(series[whatsapp]))
+	}
+	for ts, v := range want {
+		if got[ts] != v {
+			t.Errorf("whatsapp at %s = %v, want %v", time.Unix(ts, 0).In(bogota).Format(time.DateTime), got[ts], v)
+		}
+	}
+	if pts := series[web]; len(pts) != 25 || pts[0] != (point{at(day2, 0), 0}) || pts[5].value != 0 || pts[6].value != 1 || pts[24] != (point{at(day3, 0), 1}) {
+		t.Errorf("web, first seen on day 2: %v", pts)
+	}
+	// The histogram counts chats with an answer delay; its buckets are cumulative, le as 20.0.
+	bucket := `wolkvox_chat_answer_delay_seconds_bucket{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655",le="20.0"}`
+	if pts := series[bucket]; len(pts) != 49 || pts[48].value != 5 {
+		t.Errorf("answer delay bucket le=20.0: %d samples, last %v; want 49, 5", len(pts), pts[len(pts)-1])
+	}
+	sum := `wolkvox_chat_answer_delay_seconds_sum{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655"}`
+	if pts := series[sum]; pts[48].value != 75 {
+		t.Errorf("answer delay sum at the end %v, want 5 x 15", pts[48].value)
+	}
+	// Each day writes each family once, counters named without _total.
+	if fmt.Sprint(headers[:2]) != "[wolkvox_chats counter wolkvox_chat_answer_delay_seconds histogram]" || len(headers) != 2*8 {
+		t.Errorf("family headers %v", headers)
+	}
+}
+
+// Days read together: each chat counts on the day it closed, one whose close time
+// is unknown or outside them at the last day's end.
+func TestHistoryDaysReadTogether(t *testing.T) {
+	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	h, err := collector.NewHistory(cfg.Operations[0], cfg.Histograms, time.Hour, nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day1 := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
+	days := []*collector.HistoryDay{h.Day(day1, day1.AddDate(0, 0, 1)), h.Day(day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2))}
+	for _, r := range []*wolkvox.Record{
+		historyRecord("a", "whatsapp", "2026-11-20 23:50:00", "1200"), // closes 00:10 on day 2
+		historyRecord("b", "whatsapp", "2026-11-20 10:00:00", "60"),   // day 1
+		historyRecord("c", "whatsapp", "2026-11-22 10:00:00", "60"),   // after both: day 2's end
+		historyRecord("d", "whatsapp", "", "60"),                      // unknown: day 2's end
+		historyRecord("a", "whatsapp", "2026-11-20 23:50:00", "1200"), // again: once
+	} {
+		collector.AddToDays(days, r)
+	}
+	for i, want := range []struct{ records, chats, atEnd int }{{1, 1, 0}, {4, 3, 2}} {
+		if d := days[i]; d.Records != want.records || d.Chats != want.chats || d.AtDayEnd != want.atEnd {
+			t.Errorf("day %d: %d records, %d chats, %d at its end; want %+v", i+1, d.Records, d.Chats, d.AtDayEnd, want)
+		}
+	}
+}
