@@ -18,6 +18,8 @@ type AnswerOptions struct {
 	// EscapeUnicode writes non-ASCII text as \uXXXX escapes (surrogate pairs beyond
 	// the BMP) and "/" as "\/", as PHP's json_encode does by default.
 	EscapeUnicode bool
+	// Day is the start of the day over which chats open; zero means 2026-11-23 in Bogota.
+	Day time.Time
 }
 
 // NewAnswerReader returns a complete 200 chat_1 answer of o.Records generated chats,
@@ -109,7 +111,11 @@ func (a *answerReader) fill() bool {
 		a.buf = append(a.buf, ',')
 	}
 	day := 24 * time.Hour
-	start := answerBase.Add(time.Duration(int64(day) / int64(max(a.o.Records, 1)) * int64(i))).Truncate(time.Minute)
+	base := answerBase
+	if !a.o.Day.IsZero() {
+		base = a.o.Day
+	}
+	start := base.Add(time.Duration(int64(day) / int64(max(a.o.Records, 1)) * int64(i))).Truncate(time.Minute)
 	c := newChat(a.r, strconv.FormatInt(a.prefix*1000000+int64(i), 10), start)
 	if a.r.IntN(5) == 0 {
 		c.Comments = comment(a.r, 200+a.r.IntN(1801))
