@@ -68,9 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logFormat     = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
 		webFlags      = kingpinflag.AddFlags(app, defaultAddress)
 	)
+	app.Command("serve", "Serve the metrics; the default command.").Default()
+	backfillCmd := addBackfillCommand(app)
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
+	command, err := app.Parse(args)
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
@@ -99,6 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			keyvals = append(keyvals, "simulated_start", clock.Format(time.RFC3339))
 		}
 		level.Info(logger).Log(keyvals...)
+	}
+
+	if command == backfillCmd.cmd.FullCommand() {
+		return backfillCmd.run(load, *storagePath, stderr)
 	}
 
 	if *configCheck {

@@ -4,14 +4,17 @@
 # the API client's streaming decoder, and the collector.
 #
 #   scripts/peak-rss.sh [records] [calls]     # defaults: 60000 records, 1 call
+#   scripts/peak-rss.sh backfill [days] [records per day]   # defaults: 30 days of 20000
 #
 # It needs GNU time's /usr/bin/time; on Debian it installs the "time" package when it
 # is missing (as root, like .ci/run does for Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-records=${1:-60000}
-calls=${2:-1}
+args=(-records "${1:-60000}" -calls "${2:-1}")
+if [ "${1:-}" = backfill ]; then
+  args=(-backfill-days "${2:-30}" -records "${3:-20000}")
+fi
 
 if [ ! -x /usr/bin/time ]; then
   echo "--- installing GNU time (Debian package)"
@@ -22,7 +25,7 @@ fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/peakrss" ./internal/cmd/peakrss
-if ! /usr/bin/time -v "$dir/peakrss" -records "$records" -calls "$calls" 2>"$dir/time.txt"; then
+if ! /usr/bin/time -v "$dir/peakrss" "${args[@]}" 2>"$dir/time.txt"; then
   cat "$dir/time.txt" >&2
   exit 1
 fi

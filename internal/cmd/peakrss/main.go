@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
@@ -39,11 +41,66 @@ operations:
 func main() {
 	records := flag.Int("records", 60000, "records per answer")
 	calls := flag.Int("calls", 1, "answers to ingest, one per min_interval, each with new chats")
+	backfillDays := flag.Int("backfill-days", 0, "instead, backfill this many days of -records chats each to a file, at a 5-minute step")
 	flag.Parse()
-	if err := run(*records, *calls); err != nil {
+	run := func() error { return run(*records, *calls) }
+	if *backfillDays > 0 {
+		run = func() error { return runBackfill(*records, *backfillDays) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
 		os.Exit(1)
 	}
+}
+
+// runBackfill backfills days of generated answers, each generated as it is sent, to
+// a temporary file.
+func runBackfill(records, days int) error {
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		day, err := time.ParseInLocation("20060102", r.URL.Query().Get("date_ini")[:8], time.FixedZone("GMT-5", -5*3600))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = io.Copy(w, simulator.NewAnswerReader(simulator.AnswerOptions{Records: records, Seed: day.Unix(), Day: day}))
+	})
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: upstream, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Close() }()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())), ".")
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "peakrss-backfill")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	first := time.Date(2026, 10, 1, 0, 0, 0, 0, cfg.Operations[0].Location())
+	start := time.Now()
+	sum, err := backfill.Run(context.Background(), backfill.Options{
+		Operation: cfg.Operations[0], Histograms: cfg.Histograms, From: first.Format(time.DateOnly),
+		To: first.AddDate(0, 0, days-1).Format(time.DateOnly), Output: filepath.Join(dir, "history.om"),
+		Step: 5 * time.Minute, MaxCalls: days, Out: io.Discard,
+	})
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(filepath.Join(dir, "history.om"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("backfilled %d days, %d records, %d calls, %v, %.0f MB written\n",
+		sum.Days, sum.Records, sum.Calls, time.Since(start).Round(time.Millisecond), float64(fi.Size())/1e6)
+	if hwm, err := peakRSS(); err == nil {
+		fmt.Printf("peak RSS (VmHWM): %s\n", hwm)
+	}
+	return nil
 }
 
 func run(records, calls int) error {

@@ -1,0 +1,348 @@
+package backfill_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+)
+
+var bogota = func() *time.Location {
+	loc, err := time.LoadLocation("America/Bogota")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// firstDay is the first of the days the tests backfill; now is two days after the last.
+var firstDay = time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// setup serves traffic as the API would, with opts, and returns an operation that
+// reads it and options to backfill days from firstDay into dir.
+func setup(t *testing.T, traffic simulator.Source, opts simulator.Options, days int, extra string) (*simulator.Server, backfill.Options) {
+	t.Helper()
+	sim := simulator.NewServer(traffic, opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"0010\"\n    token: t\n    base_url: "+srv.URL+"\n"+extra), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("backfill output:\n%s", out.String())
+		}
+	})
+	return sim, backfill.Options{
+		Operation: cfg.Operations[0], Histograms: cfg.Histograms,
+		From: firstDay.Format(time.DateOnly), To: firstDay.AddDate(0, 0, days-1).Format(time.DateOnly),
+		Output: filepath.Join(t.TempDir(), "history.om"), Step: time.Hour,
+		Labels: []collector.Label{{Name: "job", Value: "wolkvox"}},
+		Now:    func() time.Time { return firstDay.AddDate(0, 0, days+2) },
+		Out:    &out,
+	}
+}
+
+// chatsAt reads the output: the sum of wolkvox_chats_total at each time, and checks
+// that it ends with # EOF once and that each series' times increase.
+func chatsAt(t *testing.T, path string) map[int64]float64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	if !strings.HasSuffix(text, "\n# EOF\n") || strings.Count(text, "# EOF") != 1 {
+		t.Fatalf("the output does not end with one # EOF")
+	}
+	sums := map[int64]float64{}
+	last := map[string]int64{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		fields := strings.Fields(line[end+1:])
+		at, _ := strconv.ParseInt(fields[1], 10, 64)
+		if prev, ok := last[line[:end]]; ok && at <= prev {
+			t.Fatalf("series %s goes from %d back to %d: a sample written twice", line[:end], prev, at)
+		}
+		last[line[:end]] = at
+		if strings.HasPrefix(line, "wolkvox_chats_total{") {
+			v, _ := strconv.ParseFloat(fields[0], 64)
+			sums[at] += v
+		}
+	}
+	return sums
+}
+
+// closedOn counts the chats of traffic closed on each day from firstDay.
+func closedOn(traffic simulator.Source, days int) []float64 {
+	out := make([]float64, days)
+	for d := range days {
+		out[d] = float64(len(traffic.ChatsClosedBetween(firstDay.AddDate(0, 0, d), firstDay.AddDate(0, 0, d+1).Add(-time.Nanosecond))))
+	}
+	return out
+}
+
+// Each day's increase, last sample less first, is the chats the API serves as
+// closed that day. The first day is read alone; days that fill at most half an
+// answer are then read together, others one a call.
+func TestBackfillCountsEachDay(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recordCap int // the days hold about 2,900 chats each
+		calls     int
+	}{
+		{"days read together", 0, 2},
+		{"a day a call", 5000, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			traffic := simulator.NewTraffic(3, 120)
+			sim, o := setup(t, traffic, simulator.Options{RecordCap: tc.recordCap}, 3, "")
+			o.RecordCap = tc.recordCap
+			sum, err := backfill.Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Days != 3 || sum.Calls != tc.calls || sim.Requests() != tc.calls {
+				t.Fatalf("%+v, %d requests: want 3 days in %d calls", sum, sim.Requests(), tc.calls)
+			}
+			at := chatsAt(t, o.Output)
+			for d, want := range closedOn(traffic, 3) {
+				from, to := firstDay.AddDate(0, 0, d).Unix(), firstDay.AddDate(0, 0, d+1).Unix()
+				if got := at[to] - at[from]; got != want {
+					t.Errorf("day %d: %v chats, the API has %v", d, got, want)
+				}
+			}
+		})
+	}
+}
+
+// A run refuses, before any call, to make more calls than --max-calls; by default
+// that is daily_quota less live polling's calls a day.
+func TestBackfillCallBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra string
+		days, max   int
+		want        string
+	}{
+		{"max-calls", "", 5, 4, "5 day(s) may need 5 calls, more than --max-calls 4"},
+		{"quota less live polling", "    min_interval: 90s\n    daily_quota: 964\n", 5, 0, "more than --max-calls 3 (daily_quota 964 less 961 a day for live polling)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, o := setup(t, simulator.NewTraffic(3, 60), simulator.Options{}, tc.days, tc.extra)
+			o.MaxCalls = tc.max
+			if _, err := backfill.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+			if sim.Requests() != 0 {
+				t.Fatalf("%d calls made", sim.Requests())
+			}
+		})
+	}
+}
+
+// After TOKEN LIMIT EXCEEDED a run stops, keeping the days it wrote; a run after
+// the quota resets goes on from the next day, with no sample written twice.
+func TestBackfillStopsAtTheQuotaAndGoesOn(t *testing.T) {
+	traffic := simulator.NewTraffic(5, 120)
+	quotaDay := &clock{t: firstDay.AddDate(0, 0, 10)}
+	sim, o := setup(t, traffic, simulator.Options{DailyQuota: 2, Now: quotaDay.now, RecordCap: 5000}, 4, "")
+	o.RecordCap = 5000 // a day a call: the days hold about 2,900 chats each
+	_, err := backfill.Run(context.Background(), o)
+	if !errors.Is(err, backfill.ErrStopped) || !strings.Contains(err.Error(), "quota_exceeded") {
+		t.Fatalf("err %v, want a stop at the quota", err)
+	}
+	at := chatsAt(t, o.Output) // whole, with the first two days
+	want := closedOn(traffic, 4)
+	if got := at[firstDay.AddDate(0, 0, 2).Unix()] - at[firstDay.Unix()]; got != want[0]+want[1] {
+		t.Fatalf("the stopped run wrote %v chats for two days, want %v", got, want[0]+want[1])
+	}
+	quotaDay.set(quotaDay.now().AddDate(0, 0, 1))
+	sum, err := backfill.Run(context.Background(), o)
+	if err != nil || sum.Days != 2 {
+		t.Fatalf("the second run: %+v, %v; want the 2 days left", sum, err)
+	}
+	at = chatsAt(t, o.Output)
+	for d := range 4 {
+		from, to := firstDay.AddDate(0, 0, d).Unix(), firstDay.AddDate(0, 0, d+1).Unix()
+		if got := at[to] - at[from]; got != want[d] {
+			t.Errorf("day %d: %v chats, the API has %v", d, got, want[d])
+		}
+	}
+	if sim.Requests() != 5 {
+		t.Errorf("%d calls, want 2, the refused one, then 2", sim.Requests())
+	}
+	if sum, err := backfill.Run(context.Background(), o); err != nil || sum.Calls != 0 {
+		t.Errorf("a third run: %+v, %v; want nothing to do", sum, err)
+	}
+}
+
+// With the live exporter's state, the history ends where live counting began; a
+// --to after that day is refused.
+func TestBackfillJoinsLiveCounting(t *testing.T) {
+	traffic := simulator.NewTraffic(5, 120)
+	_, o := setup(t, traffic, simulator.Options{}, 3, "")
+	o.StoragePath = t.TempDir()
+	since := firstDay.AddDate(0, 0, 2).Add(14*time.Hour + 30*time.Minute)
+	state := fmt.Sprintf(`{"version":1,"operation":"main","upstream":"server 0010","counting_since":%d}`, since.Unix())
+	if err := os.WriteFile(filepath.Join(o.StoragePath, "main.json"), []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	late := o
+	late.To = firstDay.AddDate(0, 0, 3).Format(time.DateOnly)
+	if _, err := backfill.Run(context.Background(), late); err == nil || !strings.Contains(err.Error(), "overlaps live counting") ||
+		!strings.Contains(err.Error(), "2026-11-22 (up to where live counting began)") {
+		t.Fatalf("err %v, want --to refused, naming the last day", err)
+	}
+	if _, err := backfill.Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	at := chatsAt(t, o.Output)
+	want := float64(len(traffic.ChatsClosedBetween(firstDay, since.Add(-time.Nanosecond))))
+	if got := at[since.Unix()] - at[firstDay.Unix()]; got != want {
+		t.Errorf("%v chats up to where live counting began, the API has %v", got, want)
+	}
+	if _, ok := at[firstDay.AddDate(0, 0, 3).Unix()]; ok {
+		t.Error("the history goes past where live counting began")
+	}
+}
+
+// An output that exists without the progress of a run is not written over.
+func TestBackfillKeepsAForeignOutput(t *testing.T) {
+	sim, o := setup(t, simulator.NewTraffic(5, 60), simulator.Options{}, 1, "")
+	if err := os.WriteFile(o.Output, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backfill.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "remove it or choose another --output") {
+		t.Fatalf("err %v", err)
+	}
+	if data, _ := os.ReadFile(o.Output); string(data) != "precious\n" || sim.Requests() != 0 {
+		t.Fatalf("the output was touched, or calls were made")
+	}
+}
+
+// A day over the record cap is read in halves, each chat counted once.
+func TestBackfillSplitsADayOverTheCap(t *testing.T) {
+	traffic := simulator.NewTraffic(7, 120)
+	want := closedOn(traffic, 2)
+	sim, o := setup(t, traffic, simulator.Options{RecordCap: int(want[0]+want[1]) / 5}, 2, "")
+	o.RecordCap = int(want[0]+want[1]) / 5
+	sum, err := backfill.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Calls <= 2*3 || sim.Requests() != sum.Calls {
+		t.Errorf("%d calls (%d requests) for two days over the cap: want each split", sum.Calls, sim.Requests())
+	}
+	at := chatsAt(t, o.Output)
+	for d := range 2 {
+		from, to := firstDay.AddDate(0, 0, d).Unix(), firstDay.AddDate(0, 0, d+1).Unix()
+		if got := at[to] - at[from]; got != want[d] {
+			t.Errorf("day %d: %v chats, the API has %v", d, got, want[d])
+		}
+	}
+}
+
+// refuseFirst answers the first call as the API answers a third simultaneous one.
+type refuseFirst struct {
+	once sync.Once
+	next http.RoundTripper
+}
+
+func (r *refuseFirst) RoundTrip(req *http.Request) (*http.Response, error) {
+	refused := false
+	r.once.Do(func() { refused = true })
+	if !refused {
+		return r.next.RoundTrip(req)
+	}
+	body := `{"code": 403, "error": "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"}`
+	return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+}
+
+// Another client of the token calling at the same time does not stop the run: the
+// day is read again once that call is over.
+func TestBackfillWaitsForAnotherClientOfTheToken(t *testing.T) {
+	traffic := simulator.NewTraffic(9, 60)
+	_, o := setup(t, traffic, simulator.Options{}, 1, "    request_timeout: 100ms\n")
+	o.Transport = &refuseFirst{next: http.DefaultTransport}
+	sum, err := backfill.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Calls != 2 {
+		t.Errorf("%d calls, want the refused one and one more", sum.Calls)
+	}
+	at := chatsAt(t, o.Output)
+	if got, want := at[firstDay.AddDate(0, 0, 1).Unix()]-at[firstDay.Unix()], closedOn(traffic, 1)[0]; got != want {
+		t.Errorf("%v chats, the API has %v", got, want)
+	}
+}
+
+// A run goes on with an output only under the options that began it.
+func TestBackfillGoesOnOnlyWithTheSameOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*backfill.Options)
+	}{
+		{"another step", func(o *backfill.Options) { o.Step = 5 * time.Minute }},
+		{"another label", func(o *backfill.Options) { o.Labels = []collector.Label{{Name: "job", Value: "other"}} }},
+		{"another first day", func(o *backfill.Options) { o.From = firstDay.AddDate(0, 0, -1).Format(time.DateOnly) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, o := setup(t, simulator.NewTraffic(5, 60), simulator.Options{}, 2, "")
+			first := o
+			first.To = o.From
+			if _, err := backfill.Run(context.Background(), first); err != nil {
+				t.Fatal(err)
+			}
+			before, calls := fileSize(t, o.Output), sim.Requests()
+			tc.change(&o)
+			if _, err := backfill.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "go on with the same --operation, --from, --step and --label") {
+				t.Fatalf("err %v", err)
+			}
+			if fileSize(t, o.Output) != before || sim.Requests() != calls {
+				t.Error("the output was touched, or calls were made")
+			}
+		})
+	}
+}

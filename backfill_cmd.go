@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+)
+
+// backfillCommand is the backfill command's flags.
+type backfillCommand struct {
+	cmd                         *kingpin.CmdClause
+	operation, from, to, output *string
+	step                        *time.Duration
+	labels                      *[]string
+	maxCalls                    *int
+}
+
+func addBackfillCommand(app *kingpin.Application) *backfillCommand {
+	cmd := app.Command("backfill", "Write past days of the chat_1 report as OpenMetrics history, for promtool tsdb create-blocks-from openmetrics. "+
+		"With --storage.path, the history ends where the live exporter began counting.")
+	return &backfillCommand{
+		cmd:       cmd,
+		operation: cmd.Flag("operation", "The operation, by its name in the configuration.").Required().String(),
+		from:      cmd.Flag("from", "First day, YYYY-MM-DD, in the operation's time zone.").Required().String(),
+		to:        cmd.Flag("to", "Last day, YYYY-MM-DD, included.").Required().String(),
+		output:    cmd.Flag("output", "The OpenMetrics file to write; a run that stopped goes on with it.").Required().String(),
+		step:      cmd.Flag("step", "Time between two samples of a series.").Default("5m").Duration(),
+		labels:    cmd.Flag("label", "A label name=value added to every series, such as job=wolkvox or instance=host:19655, so that the history joins the live series. Repeatable.").Strings(),
+		maxCalls:  cmd.Flag("max-calls", "Most API calls to make; 0 means the operation's daily_quota less what live polling spends in a day.").Default("0").Int(),
+	}
+}
+
+func (b *backfillCommand) run(load func() (*config.Config, error), storagePath string, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "%s backfill: %v\n", programName, err)
+		return 1
+	}
+	cfg, err := load()
+	if err != nil {
+		return fail(err)
+	}
+	i := slices.IndexFunc(cfg.Operations, func(op config.Operation) bool { return op.Name == *b.operation })
+	if i < 0 {
+		var names []string
+		for _, op := range cfg.Operations {
+			names = append(names, op.Name)
+		}
+		return fail(fmt.Errorf("--operation %q is not in the configuration, which has %s", *b.operation, strings.Join(names, ", ")))
+	}
+	var labels []collector.Label
+	for _, l := range *b.labels {
+		name, value, ok := strings.Cut(l, "=")
+		if !ok {
+			return fail(fmt.Errorf("--label %q is not name=value", l))
+		}
+		labels = append(labels, collector.Label{Name: name, Value: value})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err = backfill.Run(ctx, backfill.Options{
+		Operation: cfg.Operations[i], Histograms: cfg.Histograms,
+		From: *b.from, To: *b.to, Output: *b.output, Step: *b.step, Labels: labels, MaxCalls: *b.maxCalls,
+		StoragePath: storagePath, UserAgent: programName + "/" + version.Version, Out: stderr,
+	})
+	if errors.Is(err, backfill.ErrStopped) {
+		return 1 // Run said why, and how to go on
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
