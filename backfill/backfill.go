@@ -318,10 +318,14 @@ func openOutput(o Options, first time.Time) (*os.File, *progress, *collector.His
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--output: %w", err)
 	}
-	// The last run's # EOF, or a day it did not finish, is cut off.
+	// What a run killed while writing a day left after the last day written is cut
+	// off; the next day is written over the # EOF.
 	err = f.Truncate(p.Written)
 	if err == nil {
 		_, err = f.Seek(p.Written, io.SeekStart)
+	}
+	if err == nil {
+		err = endOutput(f)
 	}
 	if err != nil {
 		_ = f.Close()
@@ -338,10 +342,10 @@ func openOutput(o Options, first time.Time) (*os.File, *progress, *collector.His
 	return f, p, h, nil
 }
 
-// save ends the output with # EOF and saves the progress: the next run cuts the
-// output back to the end of the last day written.
-func (p *progress) save(output string, out *os.File, h *collector.History) error {
-	written, err := out.Seek(0, io.SeekCurrent)
+// endOutput writes # EOF where out is, durably, and goes back to where it was: the
+// next day is written over it.
+func endOutput(out *os.File) error {
+	at, err := out.Seek(0, io.SeekCurrent)
 	if err == nil {
 		_, err = out.WriteString("# EOF\n")
 	}
@@ -349,7 +353,17 @@ func (p *progress) save(output string, out *os.File, h *collector.History) error
 		err = out.Sync()
 	}
 	if err == nil {
-		_, err = out.Seek(written, io.SeekStart) // the next day writes over the # EOF
+		_, err = out.Seek(at, io.SeekStart)
+	}
+	return err
+}
+
+// save ends the output with # EOF and saves the progress: the next run cuts the
+// output back to the end of the last day written.
+func (p *progress) save(output string, out *os.File, h *collector.History) error {
+	written, err := out.Seek(0, io.SeekCurrent)
+	if err == nil {
+		err = endOutput(out)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", output, err)

@@ -100,7 +100,13 @@ func chatsAt(t *testing.T, path string) map[int64]float64 {
 		}
 		end := strings.LastIndexByte(line, '}')
 		fields := strings.Fields(line[end+1:])
-		at, _ := strconv.ParseInt(fields[1], 10, 64)
+		if end < 0 || len(fields) != 2 || strings.Count(line, "{") != 1 {
+			t.Fatalf("not a sample with a timestamp: %q", line)
+		}
+		at, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			t.Fatalf("bad timestamp: %q", line)
+		}
 		if prev, ok := last[line[:end]]; ok && at <= prev {
 			t.Fatalf("series %s goes from %d back to %d: a sample written twice", line[:end], prev, at)
 		}
@@ -181,7 +187,8 @@ func TestBackfillCallBudget(t *testing.T) {
 }
 
 // After TOKEN LIMIT EXCEEDED a run stops, keeping the days it wrote; a run after
-// the quota resets goes on from the next day, with no sample written twice.
+// the quota resets goes on from the next day, with no sample written twice, and
+// what a kill left of a day half written is cut off.
 func TestBackfillStopsAtTheQuotaAndGoesOn(t *testing.T) {
 	traffic := simulator.NewTraffic(5, 120)
 	quotaDay := &clock{t: firstDay.AddDate(0, 0, 10)}
@@ -211,8 +218,22 @@ func TestBackfillStopsAtTheQuotaAndGoesOn(t *testing.T) {
 	if sim.Requests() != 5 {
 		t.Errorf("%d calls, want 2, the refused one, then 2", sim.Requests())
 	}
+	// A run killed after writing the last day, before saving its progress, left
+	// it twice; the next run cuts it, and has nothing to read.
+	data, err := os.ReadFile(o.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := strings.TrimSuffix(string(data), "# EOF\n")
+	twice += twice[strings.LastIndex(twice, "# HELP wolkvox_chats "):]
+	if err := os.WriteFile(o.Output, []byte(twice), 0o600); err != nil { //nolint:gosec // G703: the test's temporary file
+		t.Fatal(err)
+	}
 	if sum, err := backfill.Run(context.Background(), o); err != nil || sum.Calls != 0 {
 		t.Errorf("a third run: %+v, %v; want nothing to do", sum, err)
+	}
+	if at := chatsAt(t, o.Output); at[firstDay.AddDate(0, 0, 4).Unix()]-at[firstDay.Unix()] != want[0]+want[1]+want[2]+want[3] {
+		t.Error("the third run changed the counts")
 	}
 }
 
