@@ -185,8 +185,15 @@ type sample struct {
 }
 
 // query runs an instant query and returns its samples (scalars as one sample).
-func (p promAPI) query(expr string) ([]sample, error) {
-	data, err := p.get("/api/v1/query", url.Values{"query": {expr}})
+func (p promAPI) query(expr string) ([]sample, error) { return p.queryAt(expr, time.Time{}) }
+
+// queryAt runs an instant query at a time, or now if at is zero.
+func (p promAPI) queryAt(expr string, at time.Time) ([]sample, error) {
+	params := url.Values{"query": {expr}}
+	if !at.IsZero() {
+		params.Set("time", strconv.FormatInt(at.Unix(), 10))
+	}
+	data, err := p.get("/api/v1/query", params)
 	if err != nil {
 		return nil, err
 	}
@@ -297,13 +304,14 @@ type panelJSON struct {
 
 var variableRE = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
 
-// substitute replaces Grafana variables; it fails on one it does not know.
-func substitute(expr string) (string, error) {
+// substitute replaces Grafana variables by their values in vars; it fails on one
+// it does not know.
+func substitute(expr string, vars map[string]string) (string, error) {
 	var unknown []string
 	out := variableRE.ReplaceAllStringFunc(expr, func(m string) string {
 		sub := variableRE.FindStringSubmatch(m)
 		name := sub[1] + sub[2]
-		v, ok := grafanaVariables[name]
+		v, ok := vars[name]
 		if !ok {
 			unknown = append(unknown, name)
 			return m
@@ -488,7 +496,7 @@ scrape_configs:
 	var pending []panelCheck
 	used := map[string]bool{}
 	for _, q := range queries {
-		expr, err := substitute(q.expr)
+		expr, err := substitute(q.expr, grafanaVariables)
 		if err != nil {
 			t.Errorf("%s: %v\n  expr: %s", q, err, q.expr)
 			continue
@@ -545,7 +553,7 @@ scrape_configs:
 			t.Errorf("%s: query %q is not label_values(selector, label)", name, q)
 			continue
 		}
-		selector, err := substitute(m[1])
+		selector, err := substitute(m[1], grafanaVariables)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue

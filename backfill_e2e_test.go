@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+)
+
+// backfillDays are the past days the end-to-end test backfills, in the operation's
+// time zone (America/Bogota, five hours behind UTC all year).
+var (
+	backfillZone  = time.FixedZone("GMT-5", -5*3600)
+	backfillFirst = time.Date(2026, 11, 20, 0, 0, 0, 0, backfillZone)
+)
+
+const backfillDays = 3
+
+// backfillVariables are Grafana's variables for the backfilled days: the stats
+// cover the last day, and the rate panels use the dashboard's "Min. rate window"
+// of 10m, as the README advises over history written every 5m.
+var backfillVariables = func() map[string]string {
+	v := maps.Clone(grafanaVariables)
+	v["__range"] = "24h"
+	v["__rate_interval"] = "10m15s" // Grafana's: the minimum interval plus a 15s scrape interval
+	v["__interval"] = "10m"
+	return v
+}()
+
+// The backfill as a user runs it: the built binary reads three past days from the
+// simulated API, promtool turns the history into blocks, and a Prometheus started on
+// them answers, for each day and channel, the chats the API holds as closed that
+// day; the answer-delay histogram's count and sum equal the API's too. Every query
+// of the supervisors' dashboard on the metrics the history holds shows data.
+func TestBackfillEndToEnd(t *testing.T) {
+	installs := promInstalls(t)
+	traffic := simulator.NewTraffic(23, 40)
+	upstream := simulator.NewServer(traffic, simulator.Options{Token: e2eToken})
+	sim := httptest.NewServer(upstream)
+	defer sim.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "token"), e2eToken)
+	cfgPath := filepath.Join(dir, "config.yml")
+	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", sim.URL, ""))
+	output := filepath.Join(dir, "history.om")
+	last := backfillFirst.AddDate(0, 0, backfillDays-1)
+	cmd := exec.CommandContext(t.Context(), exporterBin, "backfill", "--config.file="+cfgPath, "--operation=main",
+		"--from="+backfillFirst.Format(time.DateOnly), "--to="+last.Format(time.DateOnly), "--output="+output,
+		"--label=job=wolkvox", "--label=instance=backfill:19655")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("backfill: %v\n%s", err, out)
+	}
+	t.Logf("backfill:\n%s", out)
+	if strings.Contains(string(out), e2eToken) {
+		t.Fatal("the backfill printed the token")
+	}
+
+	// The API's truth, per day: chats closed by channel, and answer delays as the API
+	// writes them, in whole seconds.
+	type dayTruth struct {
+		byChannel              map[string]float64
+		answered, answerDelays float64
+	}
+	truth := make([]dayTruth, backfillDays)
+	for d := range truth {
+		from := backfillFirst.AddDate(0, 0, d)
+		truth[d].byChannel = map[string]float64{}
+		for _, c := range traffic.ChatsClosedBetween(from, from.AddDate(0, 0, 1).Add(-time.Nanosecond)) {
+			truth[d].byChannel[strings.ToLower(c.Channel)]++
+			truth[d].answered++
+			truth[d].answerDelays += float64(c.AnswerDelay.Round(time.Second) / time.Second)
+		}
+	}
+	families := historyFamilies(t, output)
+
+	for _, p := range installs {
+		t.Run("prometheus-"+p.version, func(t *testing.T) {
+			t.Parallel()
+			api := startPrometheusOnHistory(t, p, output)
+			selector := `{operation="main",job="wolkvox",instance="backfill:19655"}`
+			at := func(expr string, when time.Time) map[string]float64 {
+				samples, err := api.queryAt(expr, when)
+				if err != nil {
+					t.Fatalf("%s at %s: %v", expr, when, err)
+				}
+				values := map[string]float64{}
+				for _, s := range samples {
+					values[s.Metric["channel"]] = sampleValue(s)
+				}
+				return values
+			}
+			for d, want := range truth {
+				from, to := backfillFirst.AddDate(0, 0, d), backfillFirst.AddDate(0, 0, d+1)
+				day := from.Format(time.DateOnly)
+				// The last sample of the day less the first: a series new on the day
+				// starts from 0 at its start, and one not yet there counts as 0.
+				before, after := at(`sum by (channel) (wolkvox_chats_total`+selector+`)`, from), at(`sum by (channel) (wolkvox_chats_total`+selector+`)`, to)
+				got := map[string]float64{}
+				for channel, v := range after {
+					if n := v - before[channel]; n != 0 {
+						got[channel] = n
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want.byChannel) {
+					t.Errorf("%s: chats by channel %v, the API has %v", day, got, want.byChannel)
+				}
+				count := at(`sum(wolkvox_chat_answer_delay_seconds_count`+selector+`)`, to)[""] - at(`sum(wolkvox_chat_answer_delay_seconds_count`+selector+`)`, from)[""]
+				sum := at(`sum(wolkvox_chat_answer_delay_seconds_sum`+selector+`)`, to)[""] - at(`sum(wolkvox_chat_answer_delay_seconds_sum`+selector+`)`, from)[""]
+				if count != want.answered || sum != want.answerDelays {
+					t.Errorf("%s: answer delay count %v, sum %v s; the API has %v and %v s", day, count, sum, want.answered, want.answerDelays)
+				}
+				t.Logf("%s: %v chats by channel (API %v); answer delays %v, %v s (API %v, %v s)", day, got, want.byChannel, count, sum, want.answered, want.answerDelays)
+			}
+			checkSupervisorPanels(t, api, families, backfillFirst, backfillFirst.AddDate(0, 0, backfillDays))
+		})
+	}
+}
+
+// historyFamilies lists the metrics a history file holds, as PromQL names them.
+func historyFamilies(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }() // read only
+	families := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "# TYPE "); ok {
+			name, kind, _ := strings.Cut(rest, " ")
+			if kind == "counter" {
+				name += "_total"
+			}
+			families[name] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(families) < 8 {
+		t.Fatalf("the history holds only %v", families)
+	}
+	return families
+}
+
+// startPrometheusOnHistory turns the history into blocks with promtool and starts a
+// Prometheus, scraping nothing, on them.
+func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promAPI {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	runTool(t, dir, p.promtool, "tsdb", "create-blocks-from", "openmetrics", history, data)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, cfgPath, "global:\n  evaluation_interval: 1m\n")
+	addr := freePort(t)
+	log := &lockedBuffer{}
+	prom := exec.CommandContext(t.Context(), p.prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+data,
+		"--web.listen-address="+addr, "--log.level=warn")
+	prom.Stdout, prom.Stderr = log, log
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = prom.Process.Kill()
+		_ = prom.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", log.String())
+		}
+	})
+	// Ready once it has opened the blocks.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/-/ready", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus not ready within a minute: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a starting server
+	}
+	return promAPI{ctx: t.Context(), base: "http://" + addr}
+}
+
+// checkSupervisorPanels runs each query of the supervisors' dashboard that reads only
+// metrics the history holds, over the history's range as a time series or at its end
+// as a stat, and fails on one that shows no data.
+func checkSupervisorPanels(t *testing.T, api promAPI, families map[string]bool, start, end time.Time) {
+	t.Helper()
+	queries, _ := loadDashboards(t)
+	checked := 0
+	for _, q := range queries {
+		if q.dashboard != "wolkvox-chats.json" {
+			continue
+		}
+		expr, err := substitute(q.expr, backfillVariables)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		inHistory := true
+		for _, name := range metricNameRE.FindAllString(expr, -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && families[base] {
+					name = base
+				}
+			}
+			inHistory = inHistory && families[name]
+		}
+		if !inHistory {
+			continue // live counting's state, such as the daily re-read's, has no history
+		}
+		checked++
+		var series int
+		var finite bool
+		if q.instant {
+			var samples []sample
+			samples, err = api.queryAt(expr, end)
+			series, finite = len(samples), anyFinite(samples)
+		} else {
+			series, finite, err = api.queryRange(expr, start, end, 5*time.Minute)
+		}
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v\n  expr: %s", q, err, expr)
+		case series == 0 || !finite:
+			t.Errorf("%s: no data over the history (%d series)\n  expr: %s", q, series, expr)
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d supervisor panel queries read the history's metrics", checked)
+	}
+	t.Logf("%d supervisor panel queries show data over the history", checked)
+}
