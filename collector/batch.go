@@ -114,6 +114,7 @@ type counted struct {
 	chat        chatKey
 	disposition dispositionKey
 	observed    [numObserved]float64
+	timedOut    bool // closed by the platform's timeout: its duration is apart
 }
 
 // add counts one record, unless its conn_id was counted before.
@@ -153,7 +154,8 @@ func (b *batch) count(r *wolkvox.Record) (counted, bool) {
 			c.observed[i] = v
 		}
 	}
-	b.tally.scope(k.scope, time.Time{}).observe(&c.observed)
+	c.timedOut = r.TimedOut()
+	b.tally.scope(k.scope, time.Time{}).observe(&c.observed, c.timedOut)
 
 	code, desc := b.labelPair("disposition", r.CodAct, r.CodActDescription)
 	dk, dispositionFolded := b.fitDisposition(dispositionKey{scope: k.scope, code: code, description: desc})

@@ -12,8 +12,9 @@ import (
 )
 
 // budgetConfig has one bound per histogram, so a channel and skill pair costs
-// 3 histograms x (1 bound + +Inf + _sum + _count) + 3 counters = 15 series, and a
-// chat's first series in a new pair costs 15 + 1 (chats_total) + 1 (dispositions).
+// 4 histograms (the duration twice, timed out or not) x (1 bound + +Inf + _sum +
+// _count) + 3 counters = 19 series, and a chat's first series in a new pair costs
+// 19 + 1 (chats_total) + 1 (dispositions).
 func budgetConfig(maxSeries int) string {
 	return baseConfig + fmt.Sprintf("    max_series: %d\n", maxSeries) + `histograms:
   answer_delay: [20]
@@ -34,18 +35,18 @@ func TestSeriesBudgetFolds(t *testing.T) {
 	t0 := startTime
 	at := func(i int) time.Time { return t0.Add(time.Duration(i-20) * time.Second) }
 	chats := simulator.Chats{
-		labeled("a", "WhatsApp", "12", "neutral", at(0)),  // new pair: 17 series, 17 in all
-		labeled("b", "WhatsApp", "12", "positive", at(1)), // new chats_total series: 18
-		labeled("c", "Web", "14", "neutral", at(2)),       // new pair: 35
-		labeled("d", "WhatsApp", "12", "negative", at(3)), // 36, the budget
+		labeled("a", "WhatsApp", "12", "neutral", at(0)),  // new pair: 21 series, 21 in all
+		labeled("b", "WhatsApp", "12", "positive", at(1)), // new chats_total series: 22
+		labeled("c", "Web", "14", "neutral", at(2)),       // new pair: 43
+		labeled("d", "WhatsApp", "12", "negative", at(3)), // 44, the budget
 		// Past the budget: whatsapp/12 has no feeling-other series yet (1 more), and
-		// whatsapp/other no pair (16 more): the chat goes to the all-other set, which
-		// always fits (16 + 1 disposition past the budget).
+		// whatsapp/other no pair (20 more): the chat goes to the all-other set, which
+		// always fits (20 + 1 disposition past the budget).
 		labeled("e", "WhatsApp", "12", "very negative", at(4)),
 		labeled("f", "Facebook", "17", "neutral", at(5)), // all-other again: no new series
 		labeled("g", "Web", "14", "neutral", at(6)),      // an existing set still counts as itself
 	}
-	h := newHarness(t, simulator.NewServer(chats, simulator.Options{}), budgetConfig(36), collector.WithNewSeriesHold(0))
+	h := newHarness(t, simulator.NewServer(chats, simulator.Options{}), budgetConfig(44), collector.WithNewSeriesHold(0))
 	h.refresh()
 
 	for _, want := range []struct {
@@ -68,9 +69,9 @@ func TestSeriesBudgetFolds(t *testing.T) {
 	if got := h.value("wolkvox_chat_records_folded_total", nil); got != 2 {
 		t.Errorf("records folded %v, want 2 (e and f)", got)
 	}
-	// 36 within the budget, and the all-other fallback: a pair (15), its chats_total
+	// 44 within the budget, and the all-other fallback: a pair (19), its chats_total
 	// series and its disposition.
-	if got, want := h.value("wolkvox_chat_series", nil), float64(36+15+1+1); got != want {
+	if got, want := h.value("wolkvox_chat_series", nil), float64(44+19+1+1); got != want {
 		t.Errorf("chat series %v, want %v", got, want)
 	}
 	// What the scrape shows: a histogram with one bound is 4 series.
@@ -86,8 +87,8 @@ func TestSeriesBudgetFolds(t *testing.T) {
 	if exposed != int(h.value("wolkvox_chat_series", nil)) {
 		t.Errorf("the scrape exposes %d chat series, wolkvox_chat_series says %v", exposed, h.value("wolkvox_chat_series", nil))
 	}
-	if got := h.value("wolkvox_chat_series_limit", nil); got != 36 {
-		t.Errorf("series limit %v, want 36", got)
+	if got := h.value("wolkvox_chat_series_limit", nil); got != 44 {
+		t.Errorf("series limit %v, want 44", got)
 	}
 }
 

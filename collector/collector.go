@@ -41,7 +41,8 @@ var (
 	answerDelayDesc = newDesc("chat", "answer_delay_seconds",
 		"Time from the customer starting the chat to the agent answering (the report's ASA).", "operation", "channel", "skill")
 	durationDesc = newDesc("chat", "duration_seconds",
-		"Chat length (chat_duration).", "operation", "channel", "skill")
+		"Chat length (chat_duration); timed_out is true for chats the platform closed by timeout (cod_act TIMEOUTCHAT), about a day after they opened.",
+		"operation", "channel", "skill", "timed_out")
 	handleTimeDesc = newDesc("chat", "handle_time_seconds",
 		"Time the agent spent on the chat (time_on_agent).", "operation", "channel", "skill")
 	customerCharsDesc = newDesc("chat", "customer_characters_total",

@@ -1,6 +1,7 @@
 package collector_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -466,5 +467,57 @@ func TestRefusedTokenBacksOff(t *testing.T) {
 				t.Fatal("a reload with a new token did not call at once")
 			}
 		})
+	}
+}
+
+// A state saved before the duration of timed-out chats was kept apart restores, with
+// those chats' durations where that state had them.
+func TestStateWithoutTimedOutDuration(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, simulator.NewServer(simulator.NewTraffic(7, 300), simulator.Options{}), baseConfig,
+		collector.WithStorage(dir), collector.WithNewSeriesHold(0))
+	h.refresh()
+	durations := func(timedOut string) float64 { // the chats with a duration, over every scope
+		n := 0.0
+		for _, m := range h.families()["wolkvox_chat_duration_seconds"].GetMetric() {
+			if matches(m, map[string]string{"timed_out": timedOut}) {
+				n += metricValue(m)
+			}
+		}
+		return n
+	}
+	path := filepath.Join(dir, "main.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]any
+	if err := json.Unmarshal(data, &state); err != nil {
+		t.Fatal(err)
+	}
+	scopes, _ := state["scopes"].([]any)
+	for _, sc := range scopes {
+		delete(sc.(map[string]any), "timed_out_duration")
+	}
+	if len(scopes) == 0 || durations("true") == 0 {
+		t.Fatal("no timed-out chat counted: the traffic does not test the old state")
+	}
+	if data, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	chats := h.sum("wolkvox_chats_total")
+	agentsClosed := durations("false")
+	h.restart()
+	if got := h.sum("wolkvox_chats_total"); got != chats {
+		t.Errorf("%v chats after the restart, %v before: the old state was not restored", got, chats)
+	}
+	if got := durations("false"); got != agentsClosed {
+		t.Errorf("durations of chats not timed out %v, before %v", got, agentsClosed)
+	}
+	if got := durations("true"); got != 0 {
+		t.Errorf("durations of timed-out chats %v, want none from an old state", got)
 	}
 }

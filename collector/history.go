@@ -87,8 +87,8 @@ type HistoryDay struct {
 }
 
 type scopeSteps struct {
-	hist     [3][]*histogram // answer delay, duration, handle time
-	counters [3][]float64    // customer characters, agent characters, agent messages
+	hist     [len(scopeHistograms)][]*histogram
+	counters [3][]float64 // customer characters, agent characters, agent messages
 }
 
 // Day starts the day [start, stop): Add its records, then Write it.
@@ -149,21 +149,43 @@ func (d *HistoryDay) add(r *wolkvox.Record, slot int) {
 		sc = &scopeSteps{}
 		for i := range sc.hist {
 			sc.hist[i] = make([]*histogram, d.n+1)
+		}
+		for i := range sc.counters {
 			sc.counters[i] = steps()
 		}
 		d.scopes[c.chat.scope] = sc
 	}
-	for i, bounds := range [3][]float64{d.h.s.buckets.answerDelay, d.h.s.buckets.duration, d.h.s.buckets.handleTime} {
-		if v := c.observed[i]; !math.IsNaN(v) {
-			if sc.hist[i][slot] == nil {
-				sc.hist[i][slot] = newHistogram(bounds)
-			}
-			sc.hist[i][slot].observe(v)
+	for i, sh := range scopeHistograms {
+		v := c.observed[sh.observed]
+		if math.IsNaN(v) || sh.timedOut != "" && sh.timedOut != strconv.FormatBool(c.timedOut) {
+			continue
 		}
+		if sc.hist[i][slot] == nil {
+			sc.hist[i][slot] = newHistogram(sh.bounds(d.h.s.buckets))
+		}
+		sc.hist[i][slot].observe(v)
+	}
+	for i := range sc.counters {
 		if v := c.observed[obsCustomerChars+i]; !math.IsNaN(v) {
 			sc.counters[i][slot] += v
 		}
 	}
+}
+
+// scopeHistogram is one histogram series of a channel and skill.
+type scopeHistogram struct {
+	desc     *prometheus.Desc
+	timedOut string // the timed_out label of the duration, "" for the others
+	observed int    // the observation it takes
+	of       func(*scopeStats) *histogram
+	bounds   func(bucketSet) []float64
+}
+
+var scopeHistograms = [...]scopeHistogram{
+	{answerDelayDesc, "", obsAnswerDelay, func(s *scopeStats) *histogram { return s.answerDelay }, func(b bucketSet) []float64 { return b.answerDelay }},
+	{durationDesc, "false", obsDuration, func(s *scopeStats) *histogram { return s.duration }, func(b bucketSet) []float64 { return b.duration }},
+	{durationDesc, "true", obsDuration, func(s *scopeStats) *histogram { return s.timedOutDuration }, func(b bucketSet) []float64 { return b.duration }},
+	{handleTimeDesc, "", obsHandleTime, func(s *scopeStats) *histogram { return s.handleTime }, func(b bucketSet) []float64 { return b.handleTime }},
 }
 
 // Write writes the day's samples, one family after the other: at each step of
@@ -185,18 +207,20 @@ func (d *HistoryDay) Write() error {
 		h.counterPoints(name, t.chats[k], d.chats[k], times)
 	}
 	scopes := keysOf(t.scopes, d.scopes, compareScopes)
-	for i, desc := range []*prometheus.Desc{answerDelayDesc, durationDesc, handleTimeDesc} {
-		h.header(desc, "histogram")
+	for i, sh := range scopeHistograms {
+		if i == 0 || scopeHistograms[i-1].desc != sh.desc {
+			h.header(sh.desc, "histogram")
+		}
 		for _, k := range scopes {
 			var base *histogram // nil: the series is new
 			if st := t.scopes[k]; st != nil {
-				base = [...]*histogram{st.answerDelay, st.duration, st.handleTime}[i]
+				base = sh.of(st)
 			}
 			var steps []*histogram
 			if sc := d.scopes[k]; sc != nil {
 				steps = sc.hist[i]
 			}
-			h.histogramPoints(desc, k, base, steps, times)
+			h.histogramPoints(sh, k, base, steps, times)
 		}
 	}
 	for i, desc := range []*prometheus.Desc{customerCharsDesc, agentCharsDesc, agentMessagesDesc} {
@@ -306,20 +330,18 @@ func (h *History) counterPoints(series string, base *counter, steps []float64, t
 }
 
 // histogramPoints writes a histogram's points: its buckets, count and sum at each time.
-func (h *History) histogramPoints(d *prometheus.Desc, k scope, base *histogram, steps []*histogram, times []int64) {
-	bounds := h.s.buckets.answerDelay
-	switch d {
-	case durationDesc:
-		bounds = h.s.buckets.duration
-	case handleTimeDesc:
-		bounds = h.s.buckets.handleTime
-	}
+func (h *History) histogramPoints(sh scopeHistogram, k scope, base *histogram, steps []*histogram, times []int64) {
+	bounds := sh.bounds(h.s.buckets)
 	cur := newHistogram(bounds)
 	if base != nil {
 		cur.add(base)
 	}
-	buckets := h.series(d, "_bucket", k.channel, k.skill)
-	count, sum := h.series(d, "_count", k.channel, k.skill)+"} ", h.series(d, "_sum", k.channel, k.skill)+"} "
+	labels := []string{k.channel, k.skill}
+	if sh.timedOut != "" {
+		labels = append(labels, sh.timedOut)
+	}
+	buckets := h.series(sh.desc, "_bucket", labels...)
+	count, sum := h.series(sh.desc, "_count", labels...)+"} ", h.series(sh.desc, "_sum", labels...)+"} "
 	les := make([]string, len(bounds)+1)
 	for i, b := range bounds {
 		les[i] = buckets + `,le="` + formatLe(b) + `"} `

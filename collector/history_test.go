@@ -78,12 +78,14 @@ func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
 	day2, day3 := day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2)
 
 	d := h.Day(day1, day2)
-	d.Add(historyRecord("a", "whatsapp", "2026-11-20 08:10:00", "00:30:00")) // closes 08:40: counts from the 09:00 sample
-	d.Add(historyRecord("b", "whatsapp", "2026-11-20 08:50:00", "600"))      // closes 09:00: from the 10:00 sample
-	d.Add(historyRecord("b", "whatsapp", "2026-11-20 08:50:00", "600"))      // the same chat again: once
-	d.Add(historyRecord("c", "whatsapp", "2026-11-19 23:00:00", "23:30:00")) // opened the day before, closes 22:30
-	d.Add(historyRecord("x", "whatsapp", "not a date", "60"))                // at the day's end
-	d.Add(historyRecord("y", "whatsapp", "2026-11-21 01:00:00", "60"))       // closes the next day: at the day's end
+	d.Add(historyRecord("a", "whatsapp", "2026-11-20 08:10:00", "00:30:00"))      // closes 08:40: counts from the 09:00 sample
+	d.Add(historyRecord("b", "whatsapp", "2026-11-20 08:50:00", "600"))           // closes 09:00: from the 10:00 sample
+	d.Add(historyRecord("b", "whatsapp", "2026-11-20 08:50:00", "600"))           // the same chat again: once
+	timedOut := historyRecord("c", "whatsapp", "2026-11-19 23:00:00", "23:30:00") // opened the day before, closes 22:30
+	timedOut.CodAct = "TIMEOUTCHAT"
+	d.Add(timedOut)
+	d.Add(historyRecord("x", "whatsapp", "not a date", "60"))          // at the day's end
+	d.Add(historyRecord("y", "whatsapp", "2026-11-21 01:00:00", "60")) // closes the next day: at the day's end
 	if err := d.Write(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +135,13 @@ func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
 	sum := `wolkvox_chat_answer_delay_seconds_sum{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655"}`
 	if pts := series[sum]; pts[48].value != 75 {
 		t.Errorf("answer delay sum at the end %v, want 5 x 15", pts[48].value)
+	}
+	// The duration of a chat closed by timeout is apart.
+	for timedOut, want := range map[string]float64{"false": 4, "true": 1} {
+		count := `wolkvox_chat_duration_seconds_count{operation="main",channel="whatsapp",skill="12",timed_out="` + timedOut + `",job="wolkvox",instance="host:19655"}`
+		if pts := series[count]; len(pts) != 49 || pts[48].value != want {
+			t.Errorf("duration count, timed_out=%s: %d samples, %v; want 49 samples ending at %v", timedOut, len(pts), pts, want)
+		}
 	}
 	// Each day writes each family once, counters named without _total.
 	if fmt.Sprint(headers[:2]) != "[wolkvox_chats counter wolkvox_chat_answer_delay_seconds histogram]" || len(headers) != 2*8 {

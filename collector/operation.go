@@ -511,7 +511,8 @@ func (o *operation) collect(ch chan<- prometheus.Metric, now time.Time, hold tim
 	}
 	for k, sc := range t.scopes {
 		held.hist(answerDelayDesc, sc.series, sc.answerDelay, k.channel, k.skill)
-		held.hist(durationDesc, sc.series, sc.duration, k.channel, k.skill)
+		held.hist(durationDesc, sc.series, sc.duration, k.channel, k.skill, "false")
+		held.hist(durationDesc, sc.series, sc.timedOutDuration, k.channel, k.skill, "true")
 		held.hist(handleTimeDesc, sc.series, sc.handleTime, k.channel, k.skill)
 		held.counter(customerCharsDesc, sc.series, sc.customerChars, k.channel, k.skill)
 		held.counter(agentCharsDesc, sc.series, sc.agentChars, k.channel, k.skill)

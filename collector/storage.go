@@ -208,15 +208,18 @@ type savedChat struct {
 }
 
 type savedScope struct {
-	Channel       string         `json:"channel"`
-	Skill         string         `json:"skill"`
-	Born          int64          `json:"born"`
-	AnswerDelay   savedHistogram `json:"answer_delay"`
-	Duration      savedHistogram `json:"duration"`
-	HandleTime    savedHistogram `json:"handle_time"`
-	CustomerChars float64        `json:"customer_characters"`
-	AgentChars    float64        `json:"agent_characters"`
-	AgentMessages float64        `json:"agent_messages"`
+	Channel     string         `json:"channel"`
+	Skill       string         `json:"skill"`
+	Born        int64          `json:"born"`
+	AnswerDelay savedHistogram `json:"answer_delay"`
+	Duration    savedHistogram `json:"duration"`
+	HandleTime  savedHistogram `json:"handle_time"`
+	// The duration of chats closed by timeout; states written before it was kept
+	// apart have none, and count those chats in Duration.
+	TimedOutDuration *savedHistogram `json:"timed_out_duration,omitempty"`
+	CustomerChars    float64         `json:"customer_characters"`
+	AgentChars       float64         `json:"agent_characters"`
+	AgentMessages    float64         `json:"agent_messages"`
 }
 
 type savedDisposition struct {
@@ -311,8 +314,9 @@ func encodeState(s *settings, st *state) *stateFile {
 		f.Chats = append(f.Chats, savedChat{k.channel, k.skill, k.feeling, k.lastParticipant, unix(c.born), c.v})
 	}
 	for k, c := range t.scopes {
+		timedOut := saveHistogram(c.timedOutDuration)
 		f.Scopes = append(f.Scopes, savedScope{k.channel, k.skill, unix(c.born), saveHistogram(c.answerDelay),
-			saveHistogram(c.duration), saveHistogram(c.handleTime), c.customerChars, c.agentChars, c.agentMessages})
+			saveHistogram(c.duration), saveHistogram(c.handleTime), &timedOut, c.customerChars, c.agentChars, c.agentMessages})
 	}
 	for k, c := range t.dispositions {
 		f.Dispositions = append(f.Dispositions, savedDisposition{k.channel, k.skill, k.code, k.description, unix(c.born), c.v})
@@ -471,6 +475,11 @@ func (f *stateFile) restoreCounts(st *state, s *settings) error {
 		}
 		if ss.handleTime, err = restoreHistogram(c.HandleTime, s.buckets.handleTime); err != nil {
 			return err
+		}
+		if c.TimedOutDuration != nil {
+			if ss.timedOutDuration, err = restoreHistogram(*c.TimedOutDuration, s.buckets.duration); err != nil {
+				return err
+			}
 		}
 		for _, v := range []float64{c.CustomerChars, c.AgentChars, c.AgentMessages} {
 			if !validCount(v) {

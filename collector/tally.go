@@ -74,12 +74,17 @@ type counter struct {
 type scopeStats struct {
 	series
 	answerDelay, duration, handleTime        *histogram
+	timedOutDuration                         *histogram // the duration of chats closed by timeout
 	customerChars, agentChars, agentMessages float64
 }
 
 // observe adds a chat's observations; NaN ones were skipped.
-func (st *scopeStats) observe(o *[numObserved]float64) {
-	for i, h := range [...]*histogram{st.answerDelay, st.duration, st.handleTime} {
+func (st *scopeStats) observe(o *[numObserved]float64, timedOut bool) {
+	duration := st.duration
+	if timedOut {
+		duration = st.timedOutDuration
+	}
+	for i, h := range [...]*histogram{st.answerDelay, duration, st.handleTime} {
 		if !math.IsNaN(o[i]) {
 			h.observe(o[i])
 		}
@@ -110,10 +115,11 @@ type tally struct {
 
 type bucketSet struct{ answerDelay, duration, handleTime []float64 }
 
-// scopeSeries is how many series one channel and skill pair exposes: three
-// histograms (a line per bound, +Inf, _sum and _count) and three counters.
+// scopeSeries is how many series one channel and skill pair exposes: four
+// histograms (a line per bound, +Inf, _sum and _count), the duration twice, and
+// three counters.
 func (b bucketSet) scopeSeries() int {
-	return len(b.answerDelay) + len(b.duration) + len(b.handleTime) + 3*3 + 3
+	return len(b.answerDelay) + 2*len(b.duration) + len(b.handleTime) + 4*3 + 3
 }
 
 // seriesCount is how many series the tally exposes (max_series bounds it).
@@ -160,6 +166,8 @@ func (t *tally) scope(k scope, born time.Time) *scopeStats {
 			answerDelay: newHistogram(t.buckets.answerDelay),
 			duration:    newHistogram(t.buckets.duration),
 			handleTime:  newHistogram(t.buckets.handleTime),
+
+			timedOutDuration: newHistogram(t.buckets.duration),
 		}
 	})
 }
@@ -178,6 +186,7 @@ func (t *tally) merge(d *tally, born time.Time) {
 		st := t.scope(k, born)
 		st.answerDelay.add(v.answerDelay)
 		st.duration.add(v.duration)
+		st.timedOutDuration.add(v.timedOutDuration)
 		st.handleTime.add(v.handleTime)
 		st.customerChars += v.customerChars
 		st.agentChars += v.agentChars
@@ -210,6 +219,7 @@ func (t *tally) clone() *tally {
 	for k, v := range t.scopes {
 		cv := *v
 		cv.answerDelay, cv.duration, cv.handleTime = v.answerDelay.clone(), v.duration.clone(), v.handleTime.clone()
+		cv.timedOutDuration = v.timedOutDuration.clone()
 		c.scopes[k] = &cv
 	}
 	for k, v := range t.agents {

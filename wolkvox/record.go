@@ -405,3 +405,10 @@ func parseNonNegative(s string) (float64, error) {
 	}
 	return v, nil
 }
+
+// TimeoutCode is the disposition the platform gives a chat no agent coded: it
+// closes it about 23 hours after it opened.
+const TimeoutCode = "TIMEOUTCHAT"
+
+// TimedOut says whether the platform closed the chat by timeout.
+func (r *Record) TimedOut() bool { return strings.EqualFold(strings.TrimSpace(r.CodAct), TimeoutCode) }

@@ -71,3 +71,21 @@ func TestParseCount(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordTimedOut(t *testing.T) {
+	for _, tc := range []struct {
+		code string
+		want bool
+	}{
+		{"TIMEOUTCHAT", true},
+		{"timeoutchat", true},
+		{" TimeoutChat ", true},
+		{"SALE", false},
+		{"", false},
+		{"TIMEOUTCHAT2", false},
+	} {
+		if got := (&wolkvox.Record{CodAct: tc.code}).TimedOut(); got != tc.want {
+			t.Errorf("cod_act %q: timed out %v, want %v", tc.code, got, tc.want)
+		}
+	}
+}
