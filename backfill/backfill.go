@@ -37,6 +37,9 @@ type Options struct {
 	Transport   http.RoundTripper // nil: the default
 	RecordCap   int               // 0: the API's 60000; tests set less
 	Now         func() time.Time  // nil: time.Now
+	// After waits as time.After does (nil: time.After): before reading again days
+	// refused while another client of the token was calling.
+	After func(time.Duration) <-chan time.Time
 	Out         io.Writer         // progress and summary
 }
 
@@ -69,6 +72,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	var sum Summary
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.After == nil {
+		o.After = time.After
 	}
 	loc := o.Operation.Location()
 	first, err := day(o.From, loc)
@@ -251,7 +257,7 @@ func readDays(ctx context.Context, o Options, client *wolkvox.Client, h *collect
 			select {
 			case <-ctx.Done():
 				return nil, calls, ctx.Err()
-			case <-time.After(time.Duration(o.Operation.RequestTimeout)):
+			case <-o.After(time.Duration(o.Operation.RequestTimeout)):
 			}
 		default:
 			return nil, calls, err

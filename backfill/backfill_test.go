@@ -324,11 +324,21 @@ func (r *refuseFirst) RoundTrip(req *http.Request) (*http.Response, error) {
 // day is read again once that call is over.
 func TestBackfillWaitsForAnotherClientOfTheToken(t *testing.T) {
 	traffic := simulator.NewTraffic(9, 60)
-	_, o := setup(t, traffic, simulator.Options{}, 1, "    request_timeout: 100ms\n")
+	_, o := setup(t, traffic, simulator.Options{}, 1, "    request_timeout: 20s\n")
 	o.Transport = &refuseFirst{next: http.DefaultTransport}
+	var waited []time.Duration
+	o.After = func(d time.Duration) <-chan time.Time {
+		waited = append(waited, d)
+		now := make(chan time.Time, 1)
+		now <- time.Time{}
+		return now
+	}
 	sum, err := backfill.Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if fmt.Sprint(waited) != "[20s]" {
+		t.Errorf("waited %v, want once for request_timeout, 20s, within which the other call ends", waited)
 	}
 	if sum.Calls != 2 {
 		t.Errorf("%d calls, want the refused one and one more", sum.Calls)
