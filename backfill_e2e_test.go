@@ -26,13 +26,10 @@ var (
 const backfillDays = 3
 
 // backfillVariables are Grafana's variables for the backfilled days: the stats
-// cover the last day, and the rate panels use the dashboard's "Min. rate window"
-// of 10m, as the README advises over history written every 5m.
+// cover the last day; the rate panels keep the dashboard's default rate window.
 var backfillVariables = func() map[string]string {
 	v := maps.Clone(grafanaVariables)
 	v["__range"] = "24h"
-	v["__rate_interval"] = "10m15s" // Grafana's: the minimum interval plus a 15s scrape interval
-	v["__interval"] = "10m"
 	return v
 }()
 
@@ -206,12 +203,13 @@ func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promA
 func checkSupervisorPanels(t *testing.T, api promAPI, families map[string]bool, start, end time.Time) {
 	t.Helper()
 	queries, _ := loadDashboards(t)
+	vars := withDashboardDefaults(t, backfillVariables)
 	checked := 0
 	for _, q := range queries {
 		if q.dashboard != "wolkvox-chats.json" {
 			continue
 		}
-		expr, err := substitute(q.expr, backfillVariables)
+		expr, err := substitute(q.expr, vars)
 		if err != nil {
 			t.Errorf("%s: %v", q, err)
 			continue

@@ -40,7 +40,7 @@ type Options struct {
 	// After waits as time.After does (nil: time.After): before reading again days
 	// refused while another client of the token was calling.
 	After func(time.Duration) <-chan time.Time
-	Out         io.Writer         // progress and summary
+	Out   io.Writer // progress and summary
 }
 
 // Summary is what a run did.

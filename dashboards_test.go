@@ -1,0 +1,553 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+)
+
+// Structural checks of the dashboards' JSON, for what a supervisor reading them in
+// Grafana 12 needs. The queries themselves run in TestEndToEndWithPrometheus.
+
+// grafanaSchemaVersion is the dashboard schema of Grafana 12, the last of the
+// classic JSON model.
+const grafanaSchemaVersion = 42
+
+// dashboardPanel is a panel as the tests read it, with the dashboard it is on.
+type dashboardPanel struct {
+	file string
+	p    map[string]any
+}
+
+func (d dashboardPanel) String() string { return fmt.Sprintf("%s, panel %q", d.file, d.str("title")) }
+
+// get walks a path of keys; nil where one is missing.
+func (d dashboardPanel) get(path ...string) any { return dig(d.p, path...) }
+
+func (d dashboardPanel) str(path ...string) string {
+	s, _ := d.get(path...).(string)
+	return s
+}
+
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+type dashboardTarget struct{ expr, legend string }
+
+func (d dashboardPanel) targets() []dashboardTarget {
+	raw, _ := d.get("targets").([]any)
+	out := make([]dashboardTarget, 0, len(raw))
+	for _, t := range raw {
+		expr, _ := dig(t, "expr").(string)
+		legend, _ := dig(t, "legendFormat").(string)
+		out = append(out, dashboardTarget{expr, legend})
+	}
+	return out
+}
+
+type dashboardFile struct {
+	file   string
+	d      map[string]any
+	panels []dashboardPanel // rows' panels included, rows not
+}
+
+func readDashboards(t *testing.T) []dashboardFile {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("grafana", "dashboards", "*.json"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("want the two dashboards, found %v (%v)", files, err)
+	}
+	var out []dashboardFile
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		df := dashboardFile{file: filepath.Base(f), d: d}
+		var walk func([]any)
+		walk = func(ps []any) {
+			for _, p := range ps {
+				m, _ := p.(map[string]any)
+				if m["type"] == "row" {
+					inner, _ := m["panels"].([]any)
+					walk(inner)
+					continue
+				}
+				df.panels = append(df.panels, dashboardPanel{df.file, m})
+			}
+		}
+		panels, _ := d["panels"].([]any)
+		walk(panels)
+		out = append(out, df)
+	}
+	return out
+}
+
+func allPanels(t *testing.T) []dashboardPanel {
+	t.Helper()
+	var out []dashboardPanel
+	for _, d := range readDashboards(t) {
+		out = append(out, d.panels...)
+	}
+	return out
+}
+
+// The dashboards are in Grafana 12's schema, and their day is the operation's: the
+// time zone of a configuration that names none.
+func TestDashboardsSchemaAndTimeZone(t *testing.T) {
+	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := cfg.Operations[0].Timezone
+	for _, d := range readDashboards(t) {
+		if v, _ := d.d["schemaVersion"].(float64); v != grafanaSchemaVersion {
+			t.Errorf("%s: schemaVersion %v, want %d", d.file, v, grafanaSchemaVersion)
+		}
+		if tz := d.d["timezone"]; tz != zone {
+			t.Errorf("%s: time zone %v, want the operations' default %s, so that 'today' is the report's day", d.file, tz, zone)
+		}
+	}
+}
+
+// Where Grafana's header puts a panel's title, estimated for a 1600 px wide window:
+// the docked menu takes 300 px and the dashboard 16 px of padding on each side, so
+// 24 columns share 1268 px, and panels are 8 px apart. In the header, a title
+// character is at most 8 px wide (14 px Inter, medium weight); a time label such as
+// "Last 1 hour" is a 16 px clock icon, a 4 px gap and 7 px a character (12 px text),
+// 8 px from the title; the header keeps 16 px of padding on each side and 32 px for
+// the menu shown on hover.
+const (
+	windowWidth       = 1600.0
+	dockedMenuWidth   = 300.0
+	dashboardPadding  = 16.0
+	panelGap          = 8.0
+	titleCharWidth    = 8.0
+	timeLabelCharW    = 7.0
+	timeLabelIcon     = 16.0 + 4.0 + 8.0
+	headerPadding     = 2 * 16.0
+	headerMenuReserve = 32.0
+)
+
+// timeLabels are the labels Grafana shows for a panel's relative time.
+var timeLabels = map[string]string{"1h": "Last 1 hour", "24h": "Last 24 hours", "now/d": "Today so far"}
+
+func panelWidthPx(columns float64) float64 {
+	return columns*(windowWidth-dockedMenuWidth-2*dashboardPadding)/24 - panelGap
+}
+
+// Each title, with its time label, fits its panel's header at 1600 px.
+func TestPanelTitlesFit(t *testing.T) {
+	for _, p := range allPanels(t) {
+		w, _ := p.get("gridPos", "w").(float64)
+		need := float64(len([]rune(p.str("title"))))*titleCharWidth + headerPadding + headerMenuReserve
+		label := ""
+		if from := p.str("timeFrom"); from != "" {
+			label = timeLabels[from]
+			if label == "" {
+				t.Errorf("%s: timeFrom %q has no known label", p, from)
+			}
+			need += timeLabelIcon + float64(len(label))*timeLabelCharW
+		}
+		if have := panelWidthPx(w); need > have {
+			t.Errorf("%s: title and time label %q need %.0f px, the panel is %.0f px wide at %v px", p, label, need, have, windowWidth)
+		}
+	}
+}
+
+// A title cut after 20 characters still tells the panels apart.
+func TestPanelTitlesUnique(t *testing.T) {
+	for _, d := range readDashboards(t) {
+		seen := map[string]string{}
+		for _, p := range d.panels {
+			title := []rune(p.str("title"))
+			key := strings.ToLower(string(title[:min(20, len(title))]))
+			if other, dup := seen[key]; dup {
+				t.Errorf("%s: %q and %q begin alike: %q", d.file, other, string(title), key)
+			}
+			seen[key] = string(title)
+		}
+	}
+}
+
+// Units that write a value as it is, in a unit of their own, so that axis ticks fall
+// on round numbers of what the axis shows. Units that rescale (s to min to hour,
+// short to K) put ticks at round numbers of the base unit, which read 1.67 min or
+// 2 K twice; they are left to durations of stats (dtdurations, "2 minutes, 5 seconds").
+var (
+	fixedUnits  = []string{"none", "percentunit", "suffix:s", "suffix:min", "suffix:/h"}
+	statOnlyUse = []string{"dtdurations"}
+)
+
+// Every panel states its unit and its decimals, and only units whose ticks and
+// values read well.
+func TestPanelUnitsAndDecimals(t *testing.T) {
+	for _, p := range allPanels(t) {
+		unit := p.str("fieldConfig", "defaults", "unit")
+		decimals, ok := p.get("fieldConfig", "defaults", "decimals").(float64)
+		switch {
+		case !ok:
+			t.Errorf("%s: no decimals set", p)
+		case slices.Contains(statOnlyUse, unit):
+			if p.str("type") != "stat" {
+				t.Errorf("%s: unit %q is for stats, not a %s", p, unit, p.str("type"))
+			}
+			if decimals < 2 {
+				t.Errorf("%s: %s with %v decimals rounds to whole minutes or hours; give it 2 (two units)", p, unit, decimals)
+			}
+		case !slices.Contains(fixedUnits, unit):
+			t.Errorf("%s: unit %q rescales, so its ticks or rounding mislead; use one of %v", p, unit, fixedUnits)
+		case decimals > 1:
+			t.Errorf("%s: %v decimals are more than a supervisor reads", p, decimals)
+		}
+	}
+}
+
+var rateRE = regexp.MustCompile(`\b(rate|irate|increase)\(`)
+
+// Rate panels average over the rate window variable, with no minimum interval that
+// would hold back their last point; the window spans at least three polls at the
+// default min_interval, and each rate panel says so.
+func TestRatePanelsReachNow(t *testing.T) {
+	for _, d := range readDashboards(t) {
+		for _, p := range d.panels {
+			if p.get("interval") != nil {
+				t.Errorf("%s: a minimum interval (%v) holds the last point back by up to as much", p, p.get("interval"))
+			}
+			if p.str("type") != "timeseries" {
+				continue
+			}
+			uses := false
+			for _, tg := range p.targets() {
+				if rateRE.MatchString(tg.expr) {
+					uses = true
+					if strings.Count(tg.expr, "[$rate_window]") != len(rateRE.FindAllString(tg.expr, -1)) {
+						t.Errorf("%s: a rate not over [$rate_window]: %s", p, tg.expr)
+					}
+				}
+			}
+			if uses && !strings.Contains(p.str("description"), "rate window") {
+				t.Errorf("%s: its description does not explain the rate window", p)
+			}
+		}
+		for _, v := range dig(d.d, "templating", "list").([]any) {
+			if dig(v, "name") != "rate_window" {
+				continue
+			}
+			def, _ := dig(v, "current", "value").(string)
+			if minutes, err := strconv.Atoi(strings.TrimSuffix(def, "m")); err != nil || minutes < 15 {
+				t.Errorf("%s: rate_window defaults to %q, want at least 15m (three 5m polls)", d.file, def)
+			}
+		}
+	}
+}
+
+// A value over a window shows the window: a stat or list whose query spans $__range
+// has a relative time, which Grafana shows beside the title; "today" says whose day.
+func TestWindowedPanelsShowTheirWindow(t *testing.T) {
+	for _, p := range allPanels(t) {
+		spans := false
+		for _, tg := range p.targets() {
+			spans = spans || strings.Contains(tg.expr, "$__range")
+		}
+		switch {
+		case spans && (p.str("timeFrom") == "" || p.get("hideTimeOverride") == true):
+			t.Errorf("%s: its query spans $__range but the panel shows no time label", p)
+		case p.str("timeFrom") == "now/d" && !strings.Contains(p.str("description"), "time zone"):
+			t.Errorf("%s: a 'today' panel whose description does not say whose day", p)
+		}
+	}
+}
+
+// A count over a window is the counters' exact difference, as the report would
+// count: increase() extrapolates to the window's edges and gives 41.7 chats.
+func TestWindowedCountsAreExact(t *testing.T) {
+	for _, p := range allPanels(t) {
+		for _, tg := range p.targets() {
+			if strings.Contains(tg.expr, "$__range") && strings.Contains(tg.expr, "increase(") {
+				t.Errorf("%s: increase() over $__range is not the report's count: %s", p, tg.expr)
+			}
+		}
+	}
+}
+
+// A line summing the selected channels says which: never "all channels", and beside
+// per-channel lines its legend names the selection.
+func TestLegendsNameTheSelection(t *testing.T) {
+	for _, p := range allPanels(t) {
+		perChannel := false
+		for _, tg := range p.targets() {
+			perChannel = perChannel || strings.Contains(tg.legend, "{{channel}}")
+		}
+		for _, tg := range p.targets() {
+			if strings.Contains(strings.ToLower(tg.legend), "all channels") {
+				t.Errorf("%s: legend %q", p, tg.legend)
+			}
+			if perChannel && !strings.Contains(tg.legend, "{{channel}}") && !strings.Contains(tg.legend, "${channel:text}") {
+				t.Errorf("%s: the total beside per-channel lines is %q, which does not name the selected channels (${channel:text})", p, tg.legend)
+			}
+		}
+	}
+}
+
+// The values a label shows: the API's (normalized as the exporter writes them),
+// "other" where max_series folds, "unknown" where the API sent none.
+var knownLabelValues = map[string][]string{
+	"channel":          {"whatsapp", "web", "facebook", "instagram", "other", "unknown"},
+	"feeling":          {"very_negative", "negative", "neutral", "positive", "very_positive", "unknown"},
+	"last_participant": {"agent", "customer", "chatbot", "other", "unknown"},
+}
+
+var exactLabelRE = regexp.MustCompile(`\b(channel|feeling|last_participant)="(\w+)"`)
+
+// fixedColour is the colour an override of p fixes for the series named name, or "".
+func fixedColour(p dashboardPanel, name string) string {
+	overrides, _ := p.get("fieldConfig", "overrides").([]any)
+	for _, o := range overrides {
+		id, _ := dig(o, "matcher", "id").(string)
+		opt, _ := dig(o, "matcher", "options").(string)
+		matches := id == "byName" && opt == name
+		if id == "byRegexp" {
+			re, err := regexp.Compile("^(?:" + opt + ")$")
+			matches = err == nil && re.MatchString(name)
+		}
+		if !matches {
+			continue
+		}
+		props, _ := dig(o, "properties").([]any)
+		for _, prop := range props {
+			if dig(prop, "id") == "color" && dig(prop, "value", "mode") == "fixed" {
+				c, _ := dig(prop, "value", "fixedColor").(string)
+				return c
+			}
+		}
+	}
+	return ""
+}
+
+// Each channel, feeling and last participant has one fixed colour, the same in every
+// panel of a dashboard, whatever the selection.
+func TestLabelColoursAreFixed(t *testing.T) {
+	for _, d := range readDashboards(t) {
+		colours := map[string]string{} // label=value -> colour
+		for _, p := range d.panels {
+			for _, tg := range p.targets() {
+				type shown struct{ label, value, name string }
+				var series []shown
+				for label, values := range knownLabelValues {
+					if strings.Contains(tg.legend, "{{"+label+"}}") {
+						for _, v := range values {
+							series = append(series, shown{label, v, strings.ReplaceAll(tg.legend, "{{"+label+"}}", v)})
+						}
+					}
+				}
+				if m := exactLabelRE.FindAllStringSubmatch(tg.expr, -1); len(m) == 1 && !strings.Contains(tg.legend, "{{") {
+					series = append(series, shown{m[0][1], m[0][2], tg.legend})
+				}
+				for _, s := range series {
+					c := fixedColour(p, s.name)
+					if c == "" {
+						t.Errorf("%s: no fixed colour for %s=%s (series %q)", p, s.label, s.value, s.name)
+						continue
+					}
+					key := s.label + "=" + s.value
+					if prev, ok := colours[key]; ok && prev != c {
+						t.Errorf("%s: %s is %s here and %s elsewhere", p, key, c, prev)
+					}
+					colours[key] = c
+				}
+			}
+		}
+	}
+}
+
+// hue of a #rrggbb colour in degrees, and its saturation (0 to 1).
+func hue(t *testing.T, hex string) (h, s float64) {
+	t.Helper()
+	v, err := strconv.ParseUint(strings.TrimPrefix(hex, "#"), 16, 32)
+	if err != nil || len(hex) != 7 {
+		t.Fatalf("colour %q is not #rrggbb", hex)
+	}
+	r, g, b := float64(v>>16&0xff)/255, float64(v>>8&0xff)/255, float64(v&0xff)/255
+	hi, lo := max(r, g, b), min(r, g, b)
+	if hi == lo {
+		return 0, 0
+	}
+	switch hi {
+	case r:
+		h = math.Mod((g-b)/(hi-lo), 6)
+	case g:
+		h = (b-r)/(hi-lo) + 2
+	default:
+		h = (r-g)/(hi-lo) + 4
+	}
+	return math.Mod(h*60+360, 360), (hi - lo) / hi
+}
+
+// Feelings stack in their order, very negative to very positive, on a diverging
+// palette: reds for negative, a grey for neutral, greens for positive. No panel
+// splits feelings by a query, which would stack them in alphabetical order.
+func TestSentimentOrderAndPalette(t *testing.T) {
+	order := knownLabelValues["feeling"][:5]
+	checked := 0
+	for _, p := range allPanels(t) {
+		var feelings []string
+		for _, tg := range p.targets() {
+			if strings.Contains(tg.expr, "by (feeling)") || strings.Contains(tg.legend, "{{feeling}}") {
+				t.Errorf("%s: feelings split by the query stack alphabetically", p)
+			}
+			if m := regexp.MustCompile(`feeling="(\w+)"`).FindStringSubmatch(tg.expr); m != nil {
+				feelings = append(feelings, m[1])
+			}
+		}
+		if len(feelings) == 0 {
+			continue
+		}
+		checked++
+		if !slices.Equal(feelings[:min(5, len(feelings))], order) {
+			t.Errorf("%s: feelings in the order %v, want %v first", p, feelings, order)
+		}
+		for i, tg := range p.targets()[:min(5, len(p.targets()))] {
+			h, s := hue(t, fixedColour(p, tg.legend))
+			var ok bool
+			switch i {
+			case 0, 1:
+				ok = s > 0.4 && (h < 30 || h > 340)
+			case 2:
+				ok = s < 0.15
+			default:
+				ok = s > 0.4 && h > 80 && h < 160
+			}
+			if !ok {
+				t.Errorf("%s: %s is hue %.0f, saturation %.2f: not on the red-grey-green palette", p, feelings[i], h, s)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no panel shows the sentiment mix by feeling")
+	}
+}
+
+// A per-skill panel draws one line a skill, named "skill <name>" so that a skill
+// named by a number does not read as a value, in a legend that lists them all.
+func TestSkillPanelsAreReadable(t *testing.T) {
+	for _, p := range allPanels(t) {
+		for _, tg := range p.targets() {
+			if !strings.Contains(tg.legend, "{{skill}}") && !regexp.MustCompile(`by \([^)]*\bskill\b`).MatchString(tg.expr) {
+				continue
+			}
+			if n := len(p.targets()); n != 1 {
+				t.Errorf("%s: %d queries split by skill draw %d lines a skill", p, n, n)
+			}
+			if !strings.HasPrefix(tg.legend, "skill {{skill}}") {
+				t.Errorf("%s: legend %q does not name the skill as one", p, tg.legend)
+			}
+			if p.str("options", "legend", "displayMode") != "table" || p.str("options", "legend", "placement") != "right" {
+				t.Errorf("%s: a per-skill legend is a table on the right, so that every skill is listed", p)
+			}
+		}
+	}
+}
+
+// Ranked lists leave out what has none, and give long names a line of their own.
+func TestBarListsSkipZerosAndFitNames(t *testing.T) {
+	for _, p := range allPanels(t) {
+		if p.str("type") != "bargauge" {
+			continue
+		}
+		for _, tg := range p.targets() {
+			if !regexp.MustCompile(`>\s*0\s*\)*\s*$`).MatchString(tg.expr) {
+				t.Errorf("%s: zeros are listed: %s", p, tg.expr)
+			}
+			if strings.Count(tg.legend, "{{") > 1 && p.str("options", "namePlacement") != "top" {
+				t.Errorf("%s: names of two labels %q are cut beside the bars; place them on top", p, tg.legend)
+			}
+		}
+	}
+}
+
+// Calls by result are drawn side by side: stacking errors with no calls on top of
+// successes makes the successes' edge read as errors.
+func TestResultsAreNotStacked(t *testing.T) {
+	checked := 0
+	for _, p := range allPanels(t) {
+		for _, tg := range p.targets() {
+			if !regexp.MustCompile(`by \([^)]*\bresult\b`).MatchString(tg.expr) {
+				continue
+			}
+			checked++
+			if mode := p.str("fieldConfig", "defaults", "custom", "stacking", "mode"); mode != "none" {
+				t.Errorf("%s: results stacked (%s)", p, mode)
+			}
+			if !strings.HasSuffix(strings.TrimSpace(tg.expr), "> 0") {
+				t.Errorf("%s: results with no calls are drawn: %s", p, tg.expr)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no panel shows calls by result")
+	}
+}
+
+// Build information is a table of its labels, not a stat of a count.
+func TestVersionIsATable(t *testing.T) {
+	found := false
+	for _, p := range allPanels(t) {
+		for _, tg := range p.targets() {
+			if !strings.Contains(tg.expr, "wolkvox_exporter_build_info") {
+				continue
+			}
+			found = true
+			raw, _ := p.get("targets").([]any)
+			if p.str("type") != "table" || dig(raw[0], "format") != "table" {
+				t.Errorf("%s: a %s of build_info shows its labels as a dump", p, p.str("type"))
+			}
+		}
+	}
+	if !found {
+		t.Error("no panel shows the exporter's version")
+	}
+}
+
+// Chat length leaves out chats closed by timeout, which last a day; a panel of those
+// counts them apart.
+func TestChatLengthLeavesOutTimeouts(t *testing.T) {
+	apart := false
+	for _, p := range allPanels(t) {
+		for _, tg := range p.targets() {
+			if !strings.Contains(tg.expr, "wolkvox_chat_duration_seconds") {
+				continue
+			}
+			switch {
+			case strings.Contains(tg.expr, `timed_out="true"`):
+				apart = true
+			case !strings.Contains(tg.expr, `timed_out="false"`):
+				t.Errorf("%s: chat length mixes in chats closed by timeout: %s", p, tg.expr)
+			}
+		}
+	}
+	if !apart {
+		t.Error("no panel shows the chats closed by timeout apart")
+	}
+}
