@@ -44,10 +44,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 	upstream := simulator.NewServer(traffic, simulator.Options{Token: e2eToken})
 	sim := httptest.NewServer(upstream)
 	defer sim.Close()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "token"), e2eToken)
-	cfgPath := filepath.Join(dir, "config.yml")
-	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", sim.URL, ""))
+	dir, cfgPath := writeOperationConfig(t, sim.URL, "")
 	output := filepath.Join(dir, "history.om")
 	last := backfillFirst.AddDate(0, 0, backfillDays-1)
 	cmd := exec.CommandContext(t.Context(), exporterBin, "backfill", "--config.file="+cfgPath, "--operation=main",
@@ -161,20 +158,7 @@ func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promA
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, cfgPath, "global:\n  evaluation_interval: 1m\n")
 	addr := freePort(t)
-	log := &lockedBuffer{}
-	prom := exec.CommandContext(t.Context(), p.prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+data,
-		"--web.listen-address="+addr, "--log.level=warn")
-	prom.Stdout, prom.Stderr = log, log
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = prom.Process.Kill()
-		_ = prom.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", log.String())
-		}
-	})
+	api := startPrometheus(t, p, cfgPath, data, addr)
 	// Ready once it has opened the blocks.
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -194,7 +178,7 @@ func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promA
 		}
 		time.Sleep(100 * time.Millisecond) // polling a starting server
 	}
-	return promAPI{ctx: t.Context(), base: "http://" + addr}
+	return api
 }
 
 // checkSupervisorPanels runs each query of the supervisors' dashboard that reads only

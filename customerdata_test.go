@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,12 +23,8 @@ func TestCustomerDataNeverShown(t *testing.T) {
 	upstream := simulator.NewServer(officeTraffic(21, 3000), simulator.Options{Token: e2eToken})
 	api := httptest.NewServer(upstream)
 	defer api.Close()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "token"), e2eToken)
-	cfgPath := filepath.Join(dir, "config.yml")
 	// Agent metrics on and skill names set: every label the exporter can make.
-	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", api.URL,
-		"    agent_metrics: true\n    skills: {\"12\": sales, \"14\": support}\n"))
+	_, cfgPath := writeOperationConfig(t, api.URL, "    agent_metrics: true\n    skills: {\"12\": sales, \"14\": support}\n")
 	e := startExporter(t, "--config.file="+cfgPath, "--log.level=debug")
 	status, body := e.get(t, "/metrics")
 	if status != http.StatusOK {

@@ -287,28 +287,6 @@ func (q panelQuery) String() string {
 	return fmt.Sprintf("%s, panel %q, query %s", q.dashboard, q.panel, q.refID)
 }
 
-type dashboardJSON struct {
-	UID        string `json:"uid"`
-	Templating struct {
-		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"`
-		} `json:"list"`
-	} `json:"templating"`
-	Panels []panelJSON `json:"panels"`
-}
-
-type panelJSON struct {
-	Title   string `json:"title"`
-	Targets []struct {
-		RefID   string `json:"refId"`
-		Expr    string `json:"expr"`
-		Instant bool   `json:"instant"`
-	} `json:"targets"`
-	Panels []panelJSON `json:"panels"` // a collapsed row keeps its panels here
-}
-
 var variableRE = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
 
 // substitute replaces Grafana variables by their values in vars; it fails on one
@@ -351,39 +329,28 @@ func withDashboardDefaults(t *testing.T, vars map[string]string) map[string]stri
 
 func loadDashboards(t *testing.T) (queries []panelQuery, variableQueries map[string]string) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("grafana", "dashboards", "*.json"))
-	if err != nil || len(files) < 2 {
-		t.Fatalf("dashboards not found: %v %v", files, err)
-	}
 	variableQueries = map[string]string{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d dashboardJSON
-		if err := json.Unmarshal(raw, &d); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		var walk func([]panelJSON)
-		walk = func(ps []panelJSON) {
-			for _, p := range ps {
-				for _, tg := range p.Targets {
-					queries = append(queries, panelQuery{filepath.Base(f), p.Title, tg.RefID, tg.Expr, tg.Instant})
-				}
-				walk(p.Panels)
+	for _, d := range readDashboards(t) {
+		for _, p := range d.panels {
+			raw, _ := p.get("targets").([]any)
+			for _, tg := range raw {
+				refID, _ := dig(tg, "refId").(string)
+				expr, _ := dig(tg, "expr").(string)
+				instant, _ := dig(tg, "instant").(bool)
+				queries = append(queries, panelQuery{d.file, p.str("title"), refID, expr, instant})
 			}
 		}
-		walk(d.Panels)
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
+		list, _ := dig(d.d, "templating", "list").([]any)
+		for _, v := range list {
+			if dig(v, "type") != "query" {
 				continue
 			}
-			q, _ := v.Query.(string)
-			if m, ok := v.Query.(map[string]any); ok {
-				q, _ = m["query"].(string)
+			q, _ := dig(v, "query").(string)
+			if nested, ok := dig(v, "query", "query").(string); ok {
+				q = nested
 			}
-			variableQueries[filepath.Base(f)+" variable "+v.Name] = q
+			name, _ := dig(v, "name").(string)
+			variableQueries[d.file+" variable "+name] = q
 		}
 	}
 	return queries, variableQueries
@@ -443,22 +410,8 @@ scrape_configs:
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, cfgPath, cfg)
 	runTool(t, dir, p.promtool, "check", "config", cfgPath)
-	promLog := &lockedBuffer{}
-	prom := exec.CommandContext(t.Context(), p.prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+promAddr, "--log.level=warn")
-	prom.Stdout, prom.Stderr = promLog, promLog
 	promStart := time.Now()
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = prom.Process.Kill()
-		_ = prom.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", promLog.String())
-		}
-	})
-	api := promAPI{ctx: t.Context(), base: "http://" + promAddr}
+	api := startPrometheus(t, p, cfgPath, filepath.Join(dir, "data"), promAddr)
 
 	// Wait for chats, not for calls: until Prometheus has seen a chat counted after
 	// its first scrape (rate() takes nothing from a series' first sample) and has
@@ -609,6 +562,27 @@ scrape_configs:
 			t.Errorf("no dashboard panel shows %s", m)
 		}
 	}
+}
+
+// startPrometheus starts p's server with a configuration and a data directory,
+// listening on addr, until the test ends; its log shows if the test fails.
+func startPrometheus(t *testing.T, p promInstall, cfgPath, data, addr string) promAPI {
+	t.Helper()
+	log := &lockedBuffer{}
+	prom := exec.CommandContext(t.Context(), p.prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+data,
+		"--web.listen-address="+addr, "--log.level=warn")
+	prom.Stdout, prom.Stderr = log, log
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = prom.Process.Kill()
+		_ = prom.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", log.String())
+		}
+	})
+	return promAPI{ctx: t.Context(), base: "http://" + addr}
 }
 
 // e2eDeadline bounds the wait for data in the end-to-end test, at any -e2e.clock:

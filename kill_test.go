@@ -111,10 +111,7 @@ func TestSIGKILLKeepsCountsExact(t *testing.T) {
 	windows := &windowLog{next: upstream}
 	sim := httptest.NewServer(windows)
 	defer sim.Close()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "token"), e2eToken)
-	cfgPath := filepath.Join(dir, "config.yml")
-	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", sim.URL, "    agent_metrics: true\n"))
+	dir, cfgPath := writeOperationConfig(t, sim.URL, "    agent_metrics: true\n")
 	args := []string{"--config.file=" + cfgPath, "--storage.path=" + filepath.Join(dir, "state"), "--collector.new-series-hold=0"}
 
 	shown := map[string]float64{} // the highest value each series has shown

@@ -243,6 +243,18 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
+// writeOperationConfig writes, in a new directory, the token file and a
+// configuration of one operation "main" reading url, with extra lines of its own;
+// it returns the directory and the configuration's path.
+func writeOperationConfig(t *testing.T, url, extra string) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
+	writeFile(t, filepath.Join(dir, "token"), e2eToken)
+	cfgPath = filepath.Join(dir, "config.yml")
+	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", url, extra))
+	return dir, cfgPath
+}
+
 func operationYAML(name, url string, extra string) string {
 	return fmt.Sprintf(`  - name: %s
     server: "0010"
@@ -400,11 +412,8 @@ func TestCountsEqualRecordsServed(t *testing.T) {
 	upstream := simulator.NewServer(officeTraffic(11, 600), simulator.Options{Token: e2eToken})
 	sim := httptest.NewServer(upstream)
 	defer sim.Close()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "token"), e2eToken)
-	cfgPath := filepath.Join(dir, "config.yml")
 	skills := map[string]string{"12": "sales"}
-	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", sim.URL, "    skills: {\"12\": sales}\n"))
+	_, cfgPath := writeOperationConfig(t, sim.URL, "    skills: {\"12\": sales}\n")
 
 	t.Run("first scrape", func(t *testing.T) {
 		e := startExporter(t, "--config.file="+cfgPath)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -41,11 +40,7 @@ func TestReconcileEndToEnd(t *testing.T) {
 	windows := &windowLog{next: upstream}
 	sim := httptest.NewServer(windows)
 	defer sim.Close()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "token"), e2eToken)
-	cfgPath := filepath.Join(dir, "config.yml")
-	writeFile(t, cfgPath, "operations:\n"+operationYAML("main", sim.URL,
-		fmt.Sprintf("    timezone: %q\n    overlap: 10s\n    reconcile: {after: 15s}\n", zone)))
+	_, cfgPath := writeOperationConfig(t, sim.URL, fmt.Sprintf("    timezone: %q\n    overlap: 10s\n    reconcile: {after: 15s}\n", zone))
 	e := startExporter(t, "--config.file="+cfgPath, "--collector.new-series-hold=0")
 
 	// Calls follow scrapes: scrape, as Prometheus would, until the day is re-read.

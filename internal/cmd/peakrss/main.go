@@ -53,6 +53,24 @@ func main() {
 	}
 }
 
+// serve starts upstream on loopback and returns the configuration of an operation
+// that reads it, and how to stop it.
+func serve(upstream http.Handler) (*config.Config, func(), error) {
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: upstream, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop := func() { _ = srv.Close() }
+	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())), ".")
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return cfg, stop, nil
+}
+
 // runBackfill backfills days of generated answers, each generated as it is sent, to
 // a temporary file.
 func runBackfill(records, days int) error {
@@ -65,17 +83,11 @@ func runBackfill(records, days int) error {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = io.Copy(w, simulator.NewAnswerReader(simulator.AnswerOptions{Records: records, Seed: day.Unix(), Day: day}))
 	})
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	cfg, stop, err := serve(upstream)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: upstream, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Close() }()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())), ".")
-	if err != nil {
-		return err
-	}
+	defer stop()
 	dir, err := os.MkdirTemp("", "peakrss-backfill")
 	if err != nil {
 		return err
@@ -121,18 +133,12 @@ func run(records, calls int) error {
 		sent += n
 		mu.Unlock()
 	})
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	cfg, stop, err := serve(upstream)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: upstream, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Close() }()
+	defer stop()
 
-	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())), ".")
-	if err != nil {
-		return err
-	}
 	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	var clockMu sync.Mutex
 	clock := func() time.Time {
