@@ -3,6 +3,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -137,8 +138,19 @@ func (o *Operation) APIToken() Secret {
 	return *o.resolvedToken
 }
 
-// Location is the operation's time zone, resolved at load time.
-func (o *Operation) Location() *time.Location { return o.resolvedLocation }
+// Location is the operation's time zone, resolved at load time. An Operation built
+// in code has its timezone, or the default one, read when asked; one that does not
+// read is UTC.
+func (o *Operation) Location() *time.Location {
+	if o.resolvedLocation != nil {
+		return o.resolvedLocation
+	}
+	name := cmp.Or(o.Timezone, DefaultOperation.Timezone)
+	if loc, err := location(name); err == nil {
+		return loc
+	}
+	return time.UTC
+}
 
 // URL is the API base URL: base_url, or https://wv{server}.wolkvox.com.
 func (o *Operation) URL() string {

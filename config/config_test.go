@@ -220,3 +220,18 @@ func TestReconcileDefaultsAndOffsetZone(t *testing.T) {
 		t.Errorf("+05:45 reads 12:00 UTC as %s", got)
 	}
 }
+
+// An Operation built in code, not loaded, still has a time zone.
+func TestLocationOfAnOperationBuiltInCode(t *testing.T) {
+	for _, tc := range []struct{ timezone, want string }{
+		{"", "America/Bogota"},
+		{"America/Santiago", "America/Santiago"},
+		{"-05:00", "UTC-05:00"},
+		{"Not/AZone", "UTC"},
+	} {
+		op := config.Operation{Name: "code", Server: "1", Timezone: tc.timezone}
+		if got := op.Location(); got == nil || got.String() != tc.want {
+			t.Errorf("timezone %q: location %v, want %s", tc.timezone, got, tc.want)
+		}
+	}
+}

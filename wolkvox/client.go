@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 )
@@ -92,8 +94,34 @@ type Options struct {
 	Transport       http.RoundTripper // nil means a clone of http.DefaultTransport
 }
 
+// OperationOptions are the options of a client of operation op; the caller adds
+// the user agent and, in tests, a transport or record cap.
+func OperationOptions(op config.Operation) Options {
+	return Options{
+		BaseURL: op.URL(), Server: op.Server, Token: op.APIToken(), Location: op.Location(),
+		MaxResponseSize: int64(op.MaxResponseSize),
+	}
+}
+
+// Serves tells whether c was made for the operation options o (OperationOptions),
+// so that it may go on serving where a client with o is asked for. The other
+// options are the caller's own, the same for all its clients.
+func (c *Client) Serves(o Options) bool {
+	a := c.options
+	return a.BaseURL == o.BaseURL && a.Server == o.Server && a.Token == o.Token &&
+		a.MaxResponseSize == o.MaxResponseSize && c.loc.String() == zoneOf(o.Location).String()
+}
+
+func zoneOf(loc *time.Location) *time.Location {
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
 // Client queries the chat_1 report of one operation.
 type Client struct {
+	options   Options
 	endpoint  *url.URL
 	server    string
 	token     config.Secret
@@ -117,15 +145,13 @@ func NewClient(o Options) (*Client, error) {
 	if transport == nil {
 		transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	loc := o.Location
-	if loc == nil {
-		loc = time.UTC
-	}
+	loc := zoneOf(o.Location)
 	recordCap := o.RecordCap
 	if recordCap <= 0 {
 		recordCap = RecordCap
 	}
 	c := &Client{
+		options:   o,
 		recordCap: recordCap,
 		endpoint:  endpoint,
 		server:    o.Server,
@@ -354,20 +380,33 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 // tokenLock serializes the calls made with one token.
 type tokenLock struct{ ch chan struct{} }
 
+// tokenLocks holds the lock of each token in use. An entry lives as long as a
+// client holds its lock: a token retired by a reload leaves nothing behind.
 var (
 	tokenLocksMu sync.Mutex
-	tokenLocks   = map[config.Secret]*tokenLock{}
+	tokenLocks   = map[config.Secret]weak.Pointer[tokenLock]{}
 )
 
 func lockFor(token config.Secret) *tokenLock {
 	tokenLocksMu.Lock()
 	defer tokenLocksMu.Unlock()
-	l, ok := tokenLocks[token]
-	if !ok {
-		l = &tokenLock{ch: make(chan struct{}, 1)}
-		tokenLocks[token] = l
+	if l := tokenLocks[token].Value(); l != nil {
+		return l
 	}
+	l := &tokenLock{ch: make(chan struct{}, 1)}
+	tokenLocks[token] = weak.Make(l)
+	runtime.AddCleanup(l, forgetLock, token)
 	return l
+}
+
+// forgetLock removes the entry of a token whose lock no client holds any more,
+// unless a new lock took its place.
+func forgetLock(token config.Secret) {
+	tokenLocksMu.Lock()
+	defer tokenLocksMu.Unlock()
+	if tokenLocks[token].Value() == nil {
+		delete(tokenLocks, token)
+	}
 }
 
 func (l *tokenLock) acquire(ctx context.Context) error {

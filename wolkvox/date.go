@@ -23,9 +23,8 @@ var dateLayouts = []string{
 const dateForms = "YYYY-MM-DD HH:MM:SS, YYYY-MM-DD HH:MM, YYYY-MM-DD-HH, YYYY-MM-DD HH, YYYYmmddHHiiss, " +
 	"YYYY-MM-DDTHH:MM:SS with or without a zone offset, or YYYY/MM/DD HH:MM:SS"
 
-// ParseDate reads a record's date field (Record.Date). No metric uses it today:
-// it is kept, tested and fuzzed for placing chats at their close time (date plus
-// chat_duration) when history is read back. Wall-clock values are in loc (nil means
+// ParseDate reads a record's date field (Record.Date), the chat's open time, which
+// Record.Closed turns into its close time. Wall-clock values are in loc (nil means
 // UTC); a value with a zone offset keeps it. Surrounding whitespace is ignored; an
 // empty value is ErrEmpty.
 func ParseDate(s string, loc *time.Location) (time.Time, error) {

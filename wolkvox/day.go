@@ -57,3 +57,20 @@ func wallWindow(from, to time.Time, loc *time.Location) (ini, end string) {
 		t = change
 	}
 }
+
+// ClocksBack is how far clocks go back within two hours of t in loc, 0 if they do
+// not: an hour of wall time that happens twice, which the API, comparing wall
+// times, returns both of.
+func ClocksBack(t time.Time, loc *time.Location) time.Duration {
+	var back time.Duration
+	for at, end := t.Add(-2*time.Hour), t.Add(2*time.Hour); ; {
+		_, change := at.In(loc).ZoneBounds()
+		if change.IsZero() || change.After(end) {
+			return back
+		}
+		_, before := change.Add(-time.Second).In(loc).Zone()
+		_, after := change.In(loc).Zone()
+		back = max(back, time.Duration(before-after)*time.Second)
+		at = change
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -38,9 +39,8 @@ type Record struct {
 	AgentChars    Number
 	AgentAnswers  Number // times the agent wrote: "agent_anwers " on the wire, or "agent_answers"
 
-	// Date is the date field as sent, the chat's open time; ParseDate reads it. No
-	// metric uses it today: it is kept for placing chats at their close time
-	// (date plus chat_duration) when history is read back.
+	// Date is the date field as sent, the chat's open time; ParseDate reads it, and
+	// Closed adds the duration to it.
 	Date string
 }
 
@@ -412,3 +412,15 @@ const TimeoutCode = "TIMEOUTCHAT"
 
 // TimedOut says whether the platform closed the chat by timeout.
 func (r *Record) TimedOut() bool { return strings.EqualFold(strings.TrimSpace(r.CodAct), TimeoutCode) }
+
+// Closed is when the chat closed: its date, the open time, plus chat_duration, with
+// wall-clock dates in loc. It is false when either is missing or invalid. History
+// places each chat there, and the daily re-read tells from it how late a chat was
+// listed.
+func (r *Record) Closed(loc *time.Location) (time.Time, bool) {
+	opened, err := ParseDate(r.Date, loc)
+	if err != nil || r.Duration.Err != nil {
+		return time.Time{}, false
+	}
+	return opened.Add(time.Duration(r.Duration.Value * float64(time.Second))), true
+}
