@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
-	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/history"
 )
 
 // backfillCommand is the backfill command's flags.
@@ -61,13 +61,13 @@ func (b *backfillCommand) run(load func() (*config.Config, error), storagePath s
 		}
 		return fail(fmt.Errorf("--operation %q is not in the configuration, which has %s", *b.operation, strings.Join(names, ", ")))
 	}
-	var labels []collector.Label
+	var labels []history.Label
 	for _, l := range *b.labels {
 		name, value, ok := strings.Cut(l, "=")
 		if !ok {
 			return fail(fmt.Errorf("--label %q is not name=value", l))
 		}
-		labels = append(labels, collector.Label{Name: name, Value: value})
+		labels = append(labels, history.Label{Name: name, Value: value})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

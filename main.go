@@ -33,6 +33,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -47,68 +48,61 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	if info, ok := debug.ReadBuildInfo(); ok {
-		fillVersion(info)
-	}
+// flags are the exporter's command-line flags.
+type flags struct {
+	configFile, metricsPath, storagePath, demoClock *string
+	configCheck, demo                               *bool
+	seriesHold, timeoutOffset                       *time.Duration
+	maxRequests                                     *int
+	logLevel, logFormat                             *string
+	web                                             *web.FlagConfig
+}
+
+func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCommand) {
 	app := kingpin.New(programName, "Prometheus exporter for the Wolkvox chat_1 report API.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
-	var (
-		configFile    = app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String()
-		configCheck   = app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool()
-		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		storagePath   = app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String()
-		demo          = app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool()
-		demoClock     = app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM, or an RFC 3339 time. The demo's traffic follows the hour of the day; this shows a chosen hour's traffic whatever the wall clock says.").PlaceHolder("HH:MM").String()
-		seriesHold    = app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration()
-		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration()
-		maxRequests   = app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int()
-		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat     = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
-		webFlags      = kingpinflag.AddFlags(app, defaultAddress)
-	)
+	f := &flags{
+		configFile:    app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String(),
+		configCheck:   app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool(),
+		metricsPath:   app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
+		storagePath:   app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String(),
+		demo:          app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool(),
+		demoClock:     app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM, or an RFC 3339 time. The demo's traffic follows the hour of the day; this shows a chosen hour's traffic whatever the wall clock says.").PlaceHolder("HH:MM").String(),
+		seriesHold:    app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration(),
+		timeoutOffset: app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration(),
+		maxRequests:   app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int(),
+		logLevel:      app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error"),
+		logFormat:     app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json"),
+		web:           kingpinflag.AddFlags(app, defaultAddress),
+	}
 	app.Command("serve", "Serve the metrics; the default command.").Default()
 	backfillCmd := addBackfillCommand(app)
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
+	return app, f, backfillCmd
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		fillVersion(info)
+	}
+	app, f, backfillCmd := newApp(stdout, stderr)
 	command, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
-
-	logger, baseLogger := newLogger(stderr, *logLevel, *logFormat)
-	load := func() (*config.Config, error) { return config.Load(*configFile) }
-	if *demoClock != "" && !*demo {
-		fmt.Fprintf(stderr, "%s: --demo.clock needs --demo\n", programName)
-		return 2
+	logger, baseLogger := newLogger(stderr, *f.logLevel, *f.logFormat)
+	load, stop, code := f.source(logger, stderr)
+	if code != 0 {
+		return code
 	}
-	if *demo {
-		clock, err := parseDemoClock(*demoClock, time.Now())
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: --demo.clock: %v\n", programName, err)
-			return 2
-		}
-		baseURL, stop, err := simulator.Demo(demoSeed, clock)
-		if err != nil {
-			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
-			return 1
-		}
-		defer stop()
-		load = func() (*config.Config, error) { return demoConfig(baseURL) }
-		keyvals := []any{"msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL}
-		if !clock.IsZero() {
-			keyvals = append(keyvals, "simulated_start", clock.Format(time.RFC3339))
-		}
-		level.Info(logger).Log(keyvals...)
-	}
-
-	if command == backfillCmd.cmd.FullCommand() {
-		return backfillCmd.run(load, *storagePath, stderr)
-	}
-
-	if *configCheck {
+	defer stop()
+	switch {
+	case command == backfillCmd.cmd.FullCommand():
+		return backfillCmd.run(load, *f.storagePath, stderr)
+	case *f.configCheck:
 		cfg, err := load()
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", programName, err)
@@ -117,26 +111,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: configuration is valid: %d operation(s)\n", programName, len(cfg.Operations))
 		return 0
 	}
+	return serve(f, load, logger, baseLogger)
+}
 
-	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
-	if *storagePath != "" {
-		if err := collector.PrepareStorage(*storagePath); err != nil {
-			level.Error(logger).Log("msg", "cannot use the storage path", "err", err)
-			return 1
-		}
-		level.Info(logger).Log("msg", "state is saved after every API call", "storage_path", *storagePath)
-	} else {
-		level.Info(logger).Log("msg", "no --storage.path: counts start from zero at every start")
+// source returns how to load the configuration: from --config.file, or the demo's,
+// whose simulator it starts; stop ends it. A code other than 0 is the exit code of
+// a failure, already reported.
+func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*config.Config, error), stop func(), code int) {
+	load = func() (*config.Config, error) { return config.Load(*f.configFile) }
+	if *f.demoClock != "" && !*f.demo {
+		fmt.Fprintf(stderr, "%s: --demo.clock needs --demo\n", programName)
+		return nil, nil, 2
 	}
-	coll := collector.New(logger,
-		collector.WithUserAgent(programName+"/"+version.Version),
-		collector.WithNewSeriesHold(*seriesHold),
-		collector.WithStorage(*storagePath))
-	if err := coll.Reload(load); err != nil {
-		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+	if !*f.demo {
+		return load, func() {}, 0
+	}
+	clock, err := parseDemoClock(*f.demoClock, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: --demo.clock: %v\n", programName, err)
+		return nil, nil, 2
+	}
+	baseURL, stop, err := simulator.Demo(demoSeed, clock)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
+		return nil, nil, 1
+	}
+	keyvals := []any{"msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL}
+	if !clock.IsZero() {
+		keyvals = append(keyvals, "simulated_start", clock.Format(time.RFC3339))
+	}
+	level.Info(logger).Log(keyvals...)
+	return func() (*config.Config, error) { return demoConfig(baseURL) }, stop, 0
+}
+
+// serve runs the exporter until its server stops.
+func serve(f *flags, load func() (*config.Config, error), logger, baseLogger log.Logger) int {
+	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+	coll, err := startCollector(f, load, logger)
+	if err != nil {
 		return 1
 	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		coll,
@@ -144,7 +158,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-
 	reload := func(source string) error {
 		err := coll.Reload(load)
 		if err != nil {
@@ -161,14 +174,47 @@ func run(args []string, stdout, stderr io.Writer) int {
 			_ = reload("SIGHUP")
 		}
 	}()
+	mux, err := newMux(f, coll, reg, reload, logger)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
+		return 1
+	}
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return listenAndServe(f, server, logger, baseLogger)
+}
 
+// startCollector prepares the storage and loads the configuration into a new
+// collector; a failure is logged.
+func startCollector(f *flags, load func() (*config.Config, error), logger log.Logger) (*collector.Collector, error) {
+	if *f.storagePath != "" {
+		if err := poller.PrepareStorage(*f.storagePath); err != nil {
+			level.Error(logger).Log("msg", "cannot use the storage path", "err", err)
+			return nil, err
+		}
+		level.Info(logger).Log("msg", "state is saved after every API call", "storage_path", *f.storagePath)
+	} else {
+		level.Info(logger).Log("msg", "no --storage.path: counts start from zero at every start")
+	}
+	coll := collector.New(logger,
+		collector.WithUserAgent(programName+"/"+version.Version),
+		collector.WithNewSeriesHold(*f.seriesHold),
+		collector.WithStorage(*f.storagePath))
+	if err := coll.Reload(load); err != nil {
+		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+		return nil, err
+	}
+	return coll, nil
+}
+
+// newMux routes the exporter's endpoints.
+func newMux(f *flags, coll *collector.Collector, reg *prometheus.Registry, reload func(source string) error, logger log.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, promhttp.InstrumentMetricHandler(reg,
-		collector.Handler(coll, reg, *timeoutOffset, promhttp.HandlerOpts{
+	mux.Handle(*f.metricsPath, promhttp.InstrumentMetricHandler(reg,
+		collector.Handler(coll, reg, *f.timeoutOffset, promhttp.HandlerOpts{
 			ErrorLog:            promLogger{logger},
 			ErrorHandling:       promhttp.ContinueOnError, // a scrape serves what it could gather
 			Registry:            reg,                      // promhttp_metric_handler_errors_total
-			MaxRequestsInFlight: *maxRequests,
+			MaxRequestsInFlight: *f.maxRequests,
 			EnableOpenMetrics:   true,
 		})))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
@@ -194,41 +240,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(out)
 	})
-	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Wolkvox Exporter",
-			Description: "Prometheus exporter for Wolkvox chat operations (chat_1 report API)",
-			Version:     version.Info(),
-			Profiling:   "false", // no pprof handlers are served
-			Links: []web.LandingLinks{
-				{Address: *metricsPath, Text: "Metrics"},
-				{Address: "/config", Text: "Configuration", Description: "in force, tokens redacted"},
-				{Address: "/-/healthy", Text: "Health"},
-			},
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
-			return 1
-		}
-		mux.Handle("/", landing)
+	if *f.metricsPath == "/" {
+		return mux, nil
 	}
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Wolkvox Exporter",
+		Description: "Prometheus exporter for Wolkvox chat operations (chat_1 report API)",
+		Version:     version.Info(),
+		Profiling:   "false", // no pprof handlers are served
+		Links: []web.LandingLinks{
+			{Address: *f.metricsPath, Text: "Metrics"},
+			{Address: "/config", Text: "Configuration", Description: "in force, tokens redacted"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	return mux, nil
+}
 
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+// listenAndServe listens on every address and serves until the server stops.
+func listenAndServe(f *flags, server *http.Server, logger, baseLogger log.Logger) int {
 	// The slog bridge adds its own time and caller keys.
-	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(*logLevel)))
-	if err := web.Validate(*webFlags.WebConfigFile); err != nil {
-		level.Error(logger).Log("msg", "bad --web.config.file", "file", *webFlags.WebConfigFile, "err", err)
+	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(*f.logLevel)))
+	if err := web.Validate(*f.web.WebConfigFile); err != nil {
+		level.Error(logger).Log("msg", "bad --web.config.file", "file", *f.web.WebConfigFile, "err", err)
 		return 1
 	}
-	if *webFlags.WebSystemdSocket || slices.ContainsFunc(*webFlags.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
+	if *f.web.WebSystemdSocket || slices.ContainsFunc(*f.web.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
 		// The toolkit opens these itself.
-		if err := web.ListenAndServe(server, webFlags, slogger); err != nil {
+		if err := web.ListenAndServe(server, f.web, slogger); err != nil {
 			level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 			return 1
 		}
 		return 0
 	}
-	listeners, err := listen(*webFlags.WebListenAddresses)
+	listeners, err := listen(*f.web.WebListenAddresses)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot listen", "err", err)
 		return 1
@@ -239,13 +288,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	scheme := "http"
-	if webTLS(*webFlags.WebConfigFile) {
+	if webTLS(*f.web.WebConfigFile) {
 		scheme = "https"
 	}
 	for _, l := range listeners {
-		level.Info(logger).Log("msg", "serving metrics", "url", scheme+"://"+displayAddr(l.Addr())+*metricsPath)
+		level.Info(logger).Log("msg", "serving metrics", "url", scheme+"://"+displayAddr(l.Addr())+*f.metricsPath)
 	}
-	if err := web.ServeMultiple(listeners, server, webFlags, slogger); err != nil {
+	if err := web.ServeMultiple(listeners, server, f.web, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
 	}

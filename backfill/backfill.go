@@ -1,4 +1,6 @@
-// Package backfill reads past days of the chat_1 report into OpenMetrics history, which promtool turns into Prometheus blocks.
+// Package backfill reads past days of the chat_1 report, within a call budget, and
+// has the history package write them as the samples live counting would have
+// exported. A run that stops goes on, in a later run, from the first day not written.
 package backfill
 
 import (
@@ -14,8 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/history"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/durable"
+	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
@@ -26,7 +30,7 @@ type Options struct {
 	From, To   string // local days, YYYY-MM-DD, both included
 	Output     string
 	Step       time.Duration
-	Labels     []collector.Label
+	Labels     []history.Label
 	// MaxCalls bounds the API calls; 0 means the operation's daily_quota less what
 	// live polling spends in a day.
 	MaxCalls int
@@ -52,153 +56,197 @@ type Summary struct {
 // a run of the same command goes on from the next day.
 var ErrStopped = errors.New("backfill stopped")
 
-const progressVersion = 1
+// maxDaysPerRead keeps a read within the API's 31-day window, whatever the days' lengths.
+const maxDaysPerRead = 30
 
-// progress is saved beside the output after each day, so that a run can go on where
-// one stopped.
-type progress struct {
-	Version   int             `json:"version"`
-	Operation string          `json:"operation"`
-	From      string          `json:"from"`
-	Step      int64           `json:"step_seconds"`
-	Labels    []string        `json:"labels"`
-	Next      string          `json:"next"`    // the next day to read
-	Written   int64           `json:"written"` // bytes of the output before its # EOF
-	History   json.RawMessage `json:"history"`
+// run is one backfill between its start and its summary.
+type run struct {
+	o        Options
+	loc      *time.Location
+	end      time.Time // where the history ends
+	maxCalls int
+	out      *os.File
+	progress *progress
+	history  *history.Writer
+	client   *wolkvox.Client
+	sum      Summary
 }
 
 // Run writes the history of o.From to o.To, or goes on with the one o.Output holds.
 func Run(ctx context.Context, o Options) (Summary, error) {
-	var sum Summary
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.After == nil {
 		o.After = time.After
 	}
-	loc := o.Operation.Location()
-	first, err := day(o.From, loc)
+	r := &run{o: o, loc: o.Operation.Location()}
+	first, err := r.plan()
 	if err != nil {
-		return sum, fmt.Errorf("--from: %w", err)
+		return r.sum, err
 	}
-	last, err := day(o.To, loc)
+	if err := r.open(first); err != nil {
+		return r.sum, err
+	}
+	defer func() { _ = r.out.Close() }() // after Sync: nothing is left to report
+	next, err := day(r.progress.Next, r.loc)
 	if err != nil {
-		return sum, fmt.Errorf("--to: %w", err)
+		return r.sum, fmt.Errorf("%s: the next day to read: %w", progressPath(o.Output), err)
 	}
-	if last.Before(first) {
-		return sum, fmt.Errorf("--to %s is before --from %s", o.To, o.From)
-	}
-	_, lastEnd := wolkvox.Day(last, loc)
-	end := lastEnd // where the history ends
-	if o.StoragePath != "" {
-		since, err := collector.CountingSince(o.StoragePath, o.Operation)
-		if err != nil {
-			return sum, fmt.Errorf("--storage.path: %w", err)
-		}
-		if !since.After(last) {
-			return sum, fmt.Errorf("--to %s overlaps live counting, which began at %s: the last day to backfill is %s",
-				o.To, since.In(loc).Format(time.RFC3339), lastDayBefore(since, loc))
-		}
-		if since.Before(lastEnd) {
-			end = since
-		}
-		fmt.Fprintf(o.Out, "live counting of operation %s began at %s: the history ends there, so history and live counting count each chat once\n",
-			o.Operation.Name, since.In(loc).Format(time.RFC3339))
-	}
-	if end.After(o.Now()) {
-		return sum, fmt.Errorf("--to %s is not over yet: backfill whole past days", o.To)
-	}
-
-	maxCalls := o.MaxCalls
-	if maxCalls == 0 {
-		maxCalls = o.Operation.DailyQuota - o.Operation.CallsPerDay()
-		if maxCalls <= 0 {
-			return sum, fmt.Errorf("live polling may spend the whole daily_quota %d of operation %s: set --max-calls to the calls the backfill may make", o.Operation.DailyQuota, o.Operation.Name)
-		}
-	}
-
-	out, p, h, err := openOutput(o, first)
-	if err != nil {
-		return sum, err
-	}
-	defer func() { _ = out.Close() }() // after Sync: nothing is left to report
-	next, _ := day(p.Next, loc)
-	days := 0
-	for d := next; d.Before(end); days++ {
-		_, d = wolkvox.Day(d, loc)
-	}
+	days := r.daysFrom(next)
 	if days == 0 {
 		fmt.Fprintf(o.Out, "%s already holds the history up to %s: nothing to read\n", o.Output, o.To)
-		return sum, nil
+		return r.sum, nil
 	}
+	if err := r.checkCalls(next, days); err != nil {
+		return r.sum, err
+	}
+	if r.client, err = r.newClient(); err != nil {
+		return r.sum, err
+	}
+	return r.sum, r.readAll(ctx, next)
+}
+
+// plan checks the days asked for and the call budget, and sets where the history
+// ends; it returns the first day.
+func (r *run) plan() (time.Time, error) {
+	o := r.o
+	first, err := day(o.From, r.loc)
+	if err != nil {
+		return first, fmt.Errorf("--from: %w", err)
+	}
+	last, err := day(o.To, r.loc)
+	if err != nil {
+		return first, fmt.Errorf("--to: %w", err)
+	}
+	if last.Before(first) {
+		return first, fmt.Errorf("--to %s is before --from %s", o.To, o.From)
+	}
+	if r.end, err = r.historyEnd(last); err != nil {
+		return first, err
+	}
+	if r.end.After(o.Now()) {
+		return first, fmt.Errorf("--to %s is not over yet: backfill whole past days", o.To)
+	}
+	r.maxCalls = o.MaxCalls
+	if r.maxCalls == 0 {
+		r.maxCalls = o.Operation.DailyQuota - o.Operation.CallsPerDay()
+		if r.maxCalls <= 0 {
+			return first, fmt.Errorf("live polling may spend the whole daily_quota %d of operation %s: set --max-calls to the calls the backfill may make", o.Operation.DailyQuota, o.Operation.Name)
+		}
+	}
+	return first, nil
+}
+
+// historyEnd is where the history of days up to last ends: the end of last, or
+// where live counting began, if the live exporter's state says so.
+func (r *run) historyEnd(last time.Time) (time.Time, error) {
+	o := r.o
+	_, end := wolkvox.Day(last, r.loc)
+	if o.StoragePath == "" {
+		return end, nil
+	}
+	since, err := poller.OpenStorage(o.StoragePath).CountingSince(o.Operation)
+	if err != nil {
+		return end, fmt.Errorf("--storage.path: %w", err)
+	}
+	if !since.After(last) {
+		return end, fmt.Errorf("--to %s overlaps live counting, which began at %s: the last day to backfill is %s",
+			o.To, since.In(r.loc).Format(time.RFC3339), lastDayBefore(since, r.loc))
+	}
+	fmt.Fprintf(o.Out, "live counting of operation %s began at %s: the history ends there, so history and live counting count each chat once\n",
+		o.Operation.Name, since.In(r.loc).Format(time.RFC3339))
+	return earlierOf(since, end), nil
+}
+
+// daysFrom counts the days to read from next to the end.
+func (r *run) daysFrom(next time.Time) int {
+	days := 0
+	for d := next; d.Before(r.end); days++ {
+		_, d = wolkvox.Day(d, r.loc)
+	}
+	return days
+}
+
+// checkCalls says what the days may cost, and refuses more than the budget.
+func (r *run) checkCalls(next time.Time, days int) error {
+	o := r.o
 	// The estimate is a call a day: the first day is read alone, and how many days
 	// later calls read together depends on how many chats the days hold.
 	fmt.Fprintf(o.Out, "backfill of operation %s, %d day(s) from %s in %s: at most %d call(s), one a day; fewer where a call reads days together (up to 30 days and half of the 60,000-record answer), one more for each split of an answer cut at 60,000; at most %d allowed (--max-calls)\n",
-		o.Operation.Name, days, next.Format(time.DateOnly), loc, days, maxCalls)
-	if days > maxCalls {
-		return sum, fmt.Errorf("%d day(s) may need %d calls, more than --max-calls %d (daily_quota %d less %d a day for live polling): backfill fewer days at a time, or raise --max-calls",
-			days, days, maxCalls, o.Operation.DailyQuota, o.Operation.CallsPerDay())
+		o.Operation.Name, days, next.Format(time.DateOnly), r.loc, days, r.maxCalls)
+	if days > r.maxCalls {
+		return fmt.Errorf("%d day(s) may need %d calls, more than --max-calls %d (daily_quota %d less %d a day for live polling): backfill fewer days at a time, or raise --max-calls",
+			days, days, r.maxCalls, o.Operation.DailyQuota, o.Operation.CallsPerDay())
 	}
+	return nil
+}
 
-	client, err := wolkvox.NewClient(wolkvox.Options{
-		BaseURL: o.Operation.URL(), Server: o.Operation.Server, Token: o.Operation.APIToken(), Location: loc,
-		MaxResponseSize: int64(o.Operation.MaxResponseSize), UserAgent: o.UserAgent, Transport: o.Transport, RecordCap: o.RecordCap,
-	})
-	if err != nil {
-		return sum, err
-	}
+func (r *run) newClient() (*wolkvox.Client, error) {
+	opts := wolkvox.OperationOptions(r.o.Operation)
+	opts.UserAgent, opts.Transport, opts.RecordCap = r.o.UserAgent, r.o.Transport, r.o.RecordCap
+	return wolkvox.NewClient(opts)
+}
+
+// readAll reads the days from next to the end, writing each once read.
+func (r *run) readAll(ctx context.Context, next time.Time) error {
+	o := r.o
 	begun := time.Now()
 	perRead := 1 // days read in one call; more once the days read show they fit
-	for d := next; d.Before(end); {
+	for d := next; d.Before(r.end); {
 		var bounds []time.Time // the days' starts, then the last one's stop
-		for len(bounds) < perRead && d.Before(end) {
+		for len(bounds) < perRead && d.Before(r.end) {
 			bounds = append(bounds, d)
-			_, d = wolkvox.Day(d, loc)
+			_, d = wolkvox.Day(d, r.loc)
 		}
-		if end.Before(d) {
-			d = end
-		}
+		d = earlierOf(d, r.end)
 		bounds = append(bounds, d)
 		clock := time.Now()
-		read, calls, err := readDays(ctx, o, client, h, bounds, maxCalls-sum.Calls)
-		sum.Calls += calls
+		read, calls, err := r.readDays(ctx, bounds)
+		r.sum.Calls += calls
 		if err != nil {
 			fmt.Fprintf(o.Out, "stopped at %s: %v\n%s holds the days before it; run the same command again to go on from there\n",
 				bounds[0].Format(time.DateOnly), err, o.Output)
-			return sum, fmt.Errorf("%w at %s: %w", ErrStopped, bounds[0].Format(time.DateOnly), err)
+			return fmt.Errorf("%w at %s: %w", ErrStopped, bounds[0].Format(time.DateOnly), err)
 		}
-		most := 0
-		for i, hd := range read {
-			if err := hd.Write(); err != nil {
-				return sum, err
-			}
-			_, dayEnd := wolkvox.Day(bounds[i], loc)
-			p.Next = dayEnd.In(loc).Format(time.DateOnly)
-			if err := p.save(o.Output, out, h); err != nil {
-				return sum, err
-			}
-			sum.Days++
-			sum.Records += hd.Records
-			sum.Chats += hd.Chats
-			sum.AtDayEnd += hd.AtDayEnd
-			most = max(most, hd.Records)
-			readWith := fmt.Sprintf("%d call(s)", calls)
-			if i > 0 {
-				readWith = "read with " + bounds[0].Format(time.DateOnly)
-			}
-			fmt.Fprintf(o.Out, "%s  %d records  %d chats  %s  %s\n", bounds[i].Format(time.DateOnly), hd.Records, hd.Chats, readWith, time.Since(clock).Round(time.Millisecond))
+		most, err := r.writeDays(read, bounds, calls, clock)
+		if err != nil {
+			return err
 		}
 		// Days that would fill half an answer, within the API's 31-day window.
 		perRead = min(maxDaysPerRead, max(1, recordCap(o)/2/max(most, 1)))
 	}
 	fmt.Fprintf(o.Out, "wrote %d day(s), %d chats (%d placed at their day's end: close time unknown or outside the day), %d call(s), in %s, to %s\n",
-		sum.Days, sum.Chats, sum.AtDayEnd, sum.Calls, time.Since(begun).Round(time.Second), o.Output)
+		r.sum.Days, r.sum.Chats, r.sum.AtDayEnd, r.sum.Calls, time.Since(begun).Round(time.Second), o.Output)
 	fmt.Fprintf(o.Out, "next: promtool tsdb create-blocks-from openmetrics %s <data directory>\n", o.Output)
-	return sum, nil
+	return nil
 }
 
-// maxDaysPerRead keeps a read within the API's 31-day window, whatever the days' lengths.
-const maxDaysPerRead = 30
+// writeDays writes the days read, saving the progress after each, and returns the
+// most records a day held.
+func (r *run) writeDays(read []*history.Day, bounds []time.Time, calls int, clock time.Time) (most int, err error) {
+	for i, hd := range read {
+		if err := hd.Write(); err != nil {
+			return most, err
+		}
+		_, dayEnd := wolkvox.Day(bounds[i], r.loc)
+		r.progress.Next = dayEnd.In(r.loc).Format(time.DateOnly)
+		if err := r.progress.save(r.o.Output, r.out, r.history); err != nil {
+			return most, err
+		}
+		r.sum.Days++
+		r.sum.Records += hd.Records
+		r.sum.Chats += hd.Chats
+		r.sum.AtDayEnd += hd.AtDayEnd
+		most = max(most, hd.Records)
+		readWith := fmt.Sprintf("%d call(s)", calls)
+		if i > 0 {
+			readWith = "read with " + bounds[0].Format(time.DateOnly)
+		}
+		fmt.Fprintf(r.o.Out, "%s  %d records  %d chats  %s  %s\n", bounds[i].Format(time.DateOnly), hd.Records, hd.Chats, readWith, time.Since(clock).Round(time.Millisecond))
+	}
+	return most, nil
+}
 
 func recordCap(o Options) int {
 	if o.RecordCap > 0 {
@@ -208,61 +256,59 @@ func recordCap(o Options) int {
 }
 
 // readDays reads consecutive days, bounds being their starts and the last one's
-// stop, from the API: in one call, or split as the record cap demands, in at most
-// budget calls.
-func readDays(ctx context.Context, o Options, client *wolkvox.Client, h *collector.History, bounds []time.Time, budget int) ([]*collector.HistoryDay, int, error) {
+// stop: in one call, or split as the record cap demands, within the call budget.
+// Days refused while another client of the token was calling are read again.
+func (r *run) readDays(ctx context.Context, bounds []time.Time) ([]*history.Day, int, error) {
 	calls := 0
-	start, stop := bounds[0], bounds[len(bounds)-1]
 	for attempt := 0; ; attempt++ {
-		days := make([]*collector.HistoryDay, len(bounds)-1)
+		days := make([]*history.Day, len(bounds)-1)
 		for i := range days {
-			days[i] = h.Day(bounds[i], bounds[i+1])
+			days[i] = r.history.Day(bounds[i], bounds[i+1])
 		}
-		add := func(r *wolkvox.Record) { collector.AddToDays(days, r) }
-		from, span := start, time.Duration(0)
-		var err error
-		for err == nil && from.Before(stop) {
-			to := stop.Add(-time.Second) // date_end covers its whole second
-			if span > 0 && from.Add(span).Before(to) {
-				to = from.Add(span)
-			}
-			if calls >= budget {
-				return nil, calls, errors.New("the next call would pass --max-calls")
-			}
-			var ans wolkvox.Answer
-			callCtx, cancel := context.WithTimeout(ctx, time.Duration(o.Operation.RequestTimeout))
-			ans, err = client.Chats(callCtx, from, to, add)
-			cancel()
-			if !errors.Is(err, wolkvox.ErrNotSent) {
-				calls++
-			}
-			switch {
-			case err != nil:
-			case ans.Truncated && to.Sub(from) >= 2*time.Minute:
-				span = (to.Sub(from) / 2).Truncate(time.Second) // the chats read count once
-			default:
-				if ans.Truncated {
-					fmt.Fprintf(o.Out, "%s: an answer was cut at the record cap even for a one-minute window: chats may be missing\n", from.Format(time.DateTime))
-				}
-				from = to.Add(time.Second)
-			}
-		}
-		var we *wolkvox.Error
+		n, err := r.read(ctx, wolkvox.Span{Next: bounds[0], Stop: bounds[len(bounds)-1]}, r.maxCalls-r.sum.Calls-calls,
+			func(rec *wolkvox.Record) { history.AddToDays(days, rec) })
+		calls += n
+		we, _ := errors.AsType[*wolkvox.Error](err)
 		switch {
 		case err == nil:
 			return days, calls, nil
-		case errors.As(err, &we) && we.Result == wolkvox.ResultConcurrencyLimited && attempt < 3:
+		case we != nil && we.Result == wolkvox.ResultConcurrencyLimited && attempt < 3:
 			// Another client of the token, such as the live exporter, is calling:
 			// its call ends within request_timeout. The days are read again whole.
 			select {
 			case <-ctx.Done():
 				return nil, calls, ctx.Err()
-			case <-o.After(time.Duration(o.Operation.RequestTimeout)):
+			case <-r.o.After(time.Duration(r.o.Operation.RequestTimeout)):
 			}
 		default:
 			return nil, calls, err
 		}
 	}
+}
+
+// read reads span in at most budget calls, passing each record to each, and
+// returns the calls made.
+func (r *run) read(ctx context.Context, span wolkvox.Span, budget int, each func(*wolkvox.Record)) (int, error) {
+	calls := 0
+	for !span.Done() {
+		if calls >= budget {
+			return calls, errors.New("the next call would pass --max-calls")
+		}
+		w := span.Window()
+		callCtx, cancel := context.WithTimeout(ctx, time.Duration(r.o.Operation.RequestTimeout))
+		ans, err := r.client.Chats(callCtx, w.From, w.To, each)
+		cancel()
+		if !errors.Is(err, wolkvox.ErrNotSent) {
+			calls++
+		}
+		if err != nil {
+			return calls, err
+		}
+		if span.Answered(w, ans.Truncated) == wolkvox.Missing {
+			fmt.Fprintf(r.o.Out, "%s: an answer was cut at the record cap even for a one-minute window: chats may be missing\n", w.From.Format(time.DateTime))
+		}
+	}
+	return calls, nil
 }
 
 // day is the first instant of the local day written as YYYY-MM-DD.
@@ -284,7 +330,29 @@ func lastDayBefore(t time.Time, loc *time.Location) string {
 	return start.In(loc).Format(time.DateOnly) + " (up to where live counting began)"
 }
 
-func labelsText(labels []collector.Label) []string {
+func earlierOf(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+const progressVersion = 2
+
+// progress is saved beside the output after each day, so that a run can go on where
+// one stopped.
+type progress struct {
+	Version   int             `json:"version"`
+	Operation string          `json:"operation"`
+	From      string          `json:"from"`
+	Step      int64           `json:"step_seconds"`
+	Labels    []string        `json:"labels"`
+	Next      string          `json:"next"`    // the next day to read
+	Written   int64           `json:"written"` // bytes of the output before its # EOF
+	History   json.RawMessage `json:"history"`
+}
+
+func labelsText(labels []history.Label) []string {
 	out := make([]string, len(labels))
 	for i, l := range labels {
 		out[i] = l.Name + "=" + l.Value
@@ -294,35 +362,17 @@ func labelsText(labels []collector.Label) []string {
 
 func progressPath(output string) string { return output + ".progress" }
 
-// openOutput opens the output to go on writing it: a new one, or one a run stopped
+// open opens the output to go on writing it: a new one, or one a run stopped
 // writing, whose progress file says where it stopped.
-func openOutput(o Options, first time.Time) (*os.File, *progress, *collector.History, error) {
-	loc := o.Operation.Location()
-	p := &progress{Version: progressVersion, Operation: o.Operation.Name, From: first.In(loc).Format(time.DateOnly),
-		Step: int64(o.Step / time.Second), Labels: labelsText(o.Labels), Next: first.In(loc).Format(time.DateOnly)}
-	saved, err := os.ReadFile(progressPath(o.Output))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if _, err := os.Stat(o.Output); err == nil {
-			return nil, nil, nil, fmt.Errorf("%s exists and holds no history this command can go on with (no %s): remove it or choose another --output",
-				o.Output, filepath.Base(progressPath(o.Output)))
-		}
-	case err != nil:
-		return nil, nil, nil, err
-	default:
-		var old progress
-		if err := json.Unmarshal(saved, &old); err != nil || old.Version != progressVersion {
-			return nil, nil, nil, fmt.Errorf("%s is not a backfill progress file this version reads: remove it and %s", progressPath(o.Output), o.Output)
-		}
-		if old.Operation != p.Operation || old.From != p.From || old.Step != p.Step || strings.Join(old.Labels, ",") != strings.Join(p.Labels, ",") {
-			return nil, nil, nil, fmt.Errorf("%s holds the history of operation %s from %s, step %ds, labels %v: go on with the same --operation, --from, --step and --label, or choose another --output",
-				o.Output, old.Operation, old.From, old.Step, old.Labels)
-		}
-		p = &old
+func (r *run) open(first time.Time) error {
+	o := r.o
+	p, err := readProgress(o, first.In(r.loc).Format(time.DateOnly))
+	if err != nil {
+		return err
 	}
 	f, err := os.OpenFile(o.Output, os.O_RDWR|os.O_CREATE, 0o644) //nolint:gosec // G302,G304: the operator names the output, which promtool must read
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--output: %w", err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	// What a run killed while writing a day left after the last day written is cut
 	// off; the next day is written over the # EOF.
@@ -335,17 +385,45 @@ func openOutput(o Options, first time.Time) (*os.File, *progress, *collector.His
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, nil, nil, fmt.Errorf("--output: %w", err)
+		return fmt.Errorf("--output: %w", err)
 	}
-	h, err := collector.NewHistory(o.Operation, o.Histograms, o.Step, o.Labels, f)
+	h, err := history.New(o.Operation, o.Histograms, o.Step, o.Labels, f)
 	if err == nil && p.History != nil {
 		err = h.Resume(p.History)
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, nil, nil, err
+		return err
 	}
-	return f, p, h, nil
+	r.out, r.progress, r.history = f, p, h
+	return nil
+}
+
+// readProgress reads the progress of the run that began o.Output, or starts one
+// from the day first.
+func readProgress(o Options, first string) (*progress, error) {
+	p := &progress{Version: progressVersion, Operation: o.Operation.Name, From: first,
+		Step: int64(o.Step / time.Second), Labels: labelsText(o.Labels), Next: first}
+	saved, err := os.ReadFile(progressPath(o.Output))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Stat(o.Output); err == nil {
+			return nil, fmt.Errorf("%s exists and holds no history this command can go on with (no %s): remove it or choose another --output",
+				o.Output, filepath.Base(progressPath(o.Output)))
+		}
+		return p, nil
+	case err != nil:
+		return nil, err
+	}
+	var old progress
+	if err := json.Unmarshal(saved, &old); err != nil || old.Version != progressVersion {
+		return nil, fmt.Errorf("%s is not a backfill progress file this version reads: remove it and %s", progressPath(o.Output), o.Output)
+	}
+	if old.Operation != p.Operation || old.From != p.From || old.Step != p.Step || strings.Join(old.Labels, ",") != strings.Join(p.Labels, ",") {
+		return nil, fmt.Errorf("%s holds the history of operation %s from %s, step %ds, labels %v: go on with the same --operation, --from, --step and --label, or choose another --output",
+			o.Output, old.Operation, old.From, old.Step, old.Labels)
+	}
+	return &old, nil
 }
 
 // endOutput writes # EOF where out is, durably, and goes back to where it was: the
@@ -366,7 +444,7 @@ func endOutput(out *os.File) error {
 
 // save ends the output with # EOF and saves the progress: the next run cuts the
 // output back to the end of the last day written.
-func (p *progress) save(output string, out *os.File, h *collector.History) error {
+func (p *progress) save(output string, out *os.File, h *history.Writer) error {
 	written, err := out.Seek(0, io.SeekCurrent)
 	if err == nil {
 		err = endOutput(out)
@@ -378,15 +456,8 @@ func (p *progress) save(output string, out *os.File, h *collector.History) error
 	if p.History, err = h.Progress(); err != nil {
 		return err
 	}
-	data, err := json.Marshal(p)
+	err = durable.WriteFile(progressPath(output), 0o600, func(w io.Writer) error { return json.NewEncoder(w).Encode(p) })
 	if err != nil {
-		return err
-	}
-	tmp := progressPath(output) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("save the progress: %w", err)
-	}
-	if err := os.Rename(tmp, progressPath(output)); err != nil {
 		return fmt.Errorf("save the progress: %w", err)
 	}
 	return nil

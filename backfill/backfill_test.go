@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
-	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/history"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -71,7 +71,7 @@ func setup(t *testing.T, traffic simulator.Source, opts simulator.Options, days 
 		Operation: cfg.Operations[0], Histograms: cfg.Histograms,
 		From: firstDay.Format(time.DateOnly), To: firstDay.AddDate(0, 0, days-1).Format(time.DateOnly),
 		Output: filepath.Join(t.TempDir(), "history.om"), Step: time.Hour,
-		Labels: []collector.Label{{Name: "job", Value: "wolkvox"}},
+		Labels: []history.Label{{Name: "job", Value: "wolkvox"}},
 		Now:    func() time.Time { return firstDay.AddDate(0, 0, days+2) },
 		Out:    &out,
 	}
@@ -356,7 +356,7 @@ func TestBackfillGoesOnOnlyWithTheSameOptions(t *testing.T) {
 		change func(*backfill.Options)
 	}{
 		{"another step", func(o *backfill.Options) { o.Step = 5 * time.Minute }},
-		{"another label", func(o *backfill.Options) { o.Labels = []collector.Label{{Name: "job", Value: "other"}} }},
+		{"another label", func(o *backfill.Options) { o.Labels = []history.Label{{Name: "job", Value: "other"}} }},
 		{"another first day", func(o *backfill.Options) { o.From = firstDay.AddDate(0, 0, -1).Format(time.DateOnly) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -129,31 +129,49 @@ func TestSeriesBudgetSurvivesRestart(t *testing.T) {
 }
 
 // An upstream whose channel, skill and feeling take one of 150 values each: with
-// the default settings the chat series stay within max_series and /metrics under
-// 2 MB, and every chat is counted.
+// the default settings the chat series stay within max_series and /metrics, in the
+// text format and in OpenMetrics, under 2 MB, and every chat is counted. Long values
+// (5,000 characters, cut to 100) make each series longer: the budget then folds
+// sooner, by size.
 func TestSeriesBudgetBoundsAHostileUpstream(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: a reproducible test input
-	var chats simulator.Chats
-	for i := range 2000 {
-		pick := func(prefix string) string { return fmt.Sprintf("%s-%03d", prefix, rng.IntN(150)) }
-		chats = append(chats, labeled(fmt.Sprintf("h%04d", i), pick("channel"), pick("skill"), pick("feeling"),
-			startTime.Add(-time.Duration(i%600)*time.Second)))
+	for _, tc := range []struct {
+		name   string
+		length int // of each value, at least its short form such as channel-042
+	}{
+		{"short values", 0},
+		{"long values", 5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: a reproducible test input
+			var chats simulator.Chats
+			for i := range 2000 {
+				pick := func(prefix string) string {
+					v := fmt.Sprintf("%s-%03d", prefix, rng.IntN(150))
+					return v + strings.Repeat("x", max(0, tc.length-len(v)))
+				}
+				chats = append(chats, labeled(fmt.Sprintf("h%04d", i), pick("channel"), pick("skill"), pick("feeling"),
+					startTime.Add(-time.Duration(i%600)*time.Second)))
+			}
+			h := newHarness(t, simulator.NewServer(chats, simulator.Options{}), baseConfig)
+			h.refresh()
+			for format, accept := range map[string]string{"text": "", "OpenMetrics": openMetricsAccept} {
+				body := h.scrapeAccepting(faultScrapeOffset, faultScrapeTimeout, accept)
+				if len(body) >= 2_000_000 {
+					t.Errorf("/metrics in %s is %d bytes, want under 2 MB", format, len(body))
+				}
+				t.Logf("/metrics in %s: %d bytes", format, len(body))
+			}
+			series, limit := h.value("wolkvox_chat_series", nil), h.value("wolkvox_chat_series_limit", nil)
+			if limit != 10000 || series > limit+100 {
+				t.Errorf("chat series %v, limit %v", series, limit)
+			}
+			if got := h.sum("wolkvox_chats_total"); got != 2000 {
+				t.Errorf("%v chats counted, want 2000", got)
+			}
+			if got := h.value("wolkvox_chat_records_folded_total", nil); got == 0 {
+				t.Error("no chat folded: the scenario did not reach the budget")
+			}
+			t.Logf("%v chat series, %v chats folded", series, h.value("wolkvox_chat_records_folded_total", nil))
+		})
 	}
-	h := newHarness(t, simulator.NewServer(chats, simulator.Options{}), baseConfig)
-	h.refresh()
-	body := h.scrape(faultScrapeOffset, faultScrapeTimeout)
-	if len(body) >= 2<<20 {
-		t.Errorf("/metrics is %d bytes, want under 2 MB", len(body))
-	}
-	series, limit := h.value("wolkvox_chat_series", nil), h.value("wolkvox_chat_series_limit", nil)
-	if limit != 10000 || series > limit+100 {
-		t.Errorf("chat series %v, limit %v", series, limit)
-	}
-	if got := h.sum("wolkvox_chats_total"); got != 2000 {
-		t.Errorf("%v chats counted, want 2000", got)
-	}
-	if got := h.value("wolkvox_chat_records_folded_total", nil); got == 0 {
-		t.Error("no chat folded: the scenario did not reach the budget")
-	}
-	t.Logf("/metrics %d bytes, %v chat series, %v chats folded", len(body), series, h.value("wolkvox_chat_records_folded_total", nil))
 }

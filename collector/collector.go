@@ -1,4 +1,6 @@
-// Package collector turns Wolkvox chat_1 records into Prometheus metrics.
+// Package collector is the exporter's Prometheus face: a Collector that exposes
+// what each operation's poller learned, the handler that refreshes it before a
+// scrape gathers, and the reload of the configuration.
 package collector
 
 import (
@@ -13,105 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
+	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
-)
-
-// Namespace prefixes every metric of the exporter.
-const Namespace = "wolkvox"
-
-// family is what a Desc is made of; client_golang keeps it to itself, and the
-// history writer needs it.
-type family struct {
-	name, help string
-	labels     []string
-}
-
-var families = map[*prometheus.Desc]family{}
-
-func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
-	fq := prometheus.BuildFQName(Namespace, subsystem, name)
-	d := prometheus.NewDesc(fq, help, labels, nil)
-	families[d] = family{fq, help, labels}
-	return d
-}
-
-var (
-	chatsDesc = newDesc("", "chats_total",
-		"Chats closed, each counted once by conn_id.", "operation", "channel", "skill", "feeling", "last_participant")
-	answerDelayDesc = newDesc("chat", "answer_delay_seconds",
-		"Time from the customer starting the chat to the agent answering (the report's ASA).", "operation", "channel", "skill")
-	durationDesc = newDesc("chat", "duration_seconds",
-		"Chat length (chat_duration); timed_out is true for chats the platform closed by timeout (cod_act TIMEOUTCHAT), about a day after they opened.",
-		"operation", "channel", "skill", "timed_out")
-	handleTimeDesc = newDesc("chat", "handle_time_seconds",
-		"Time the agent spent on the chat (time_on_agent).", "operation", "channel", "skill")
-	customerCharsDesc = newDesc("chat", "customer_characters_total",
-		"Characters typed by customers.", "operation", "channel", "skill")
-	agentCharsDesc = newDesc("chat", "agent_characters_total",
-		"Characters typed by agents.", "operation", "channel", "skill")
-	agentMessagesDesc = newDesc("chat", "agent_messages_total",
-		"Times agents wrote to customers.", "operation", "channel", "skill")
-	dispositionsDesc = newDesc("chat", "dispositions_total",
-		"Chats by disposition code (cod_act) and its description.", "operation", "channel", "skill", "code", "description")
-	agentChatsDesc = newDesc("agent", "chats_total",
-		"Chats per agent (agent_metrics: true).", "operation", "agent_id", "agent_name")
-	agentHandleDesc = newDesc("agent", "handle_time_seconds_total",
-		"Handle time per agent (agent_metrics: true).", "operation", "agent_id", "agent_name")
-
-	upDesc = newDesc("", "up",
-		"1 if the last chat_1 API call succeeded, 0 if it failed or none has ended yet.", "operation")
-	requestsDesc = newDesc("api", "requests_total",
-		"chat_1 API calls by result. Each call costs one call of the daily quota.", "operation", "result")
-	requestDurationDesc = newDesc("api", "request_duration_seconds",
-		"Duration of chat_1 API calls.", "operation")
-	truncatedDesc = newDesc("api", "truncated_responses_total",
-		"Answers that hit the API's 60000-record cap; the window is then split.", "operation")
-	truncatedQueriesDesc = newDesc("query", "truncated_total",
-		"Answers cut at the record cap even for the shortest window: chats of that window may be missing.", "operation")
-	skippedSecondsDesc = newDesc("query", "skipped_seconds_total",
-		"Time between the saved cursor and the start of a window, left unread because the gap passed max_catchup.", "operation")
-	backoffDesc = newDesc("api", "backoff_until_timestamp_seconds",
-		"Unix time before which no API call is made after failures or a spent quota, 0 if none.", "operation")
-	storageWriteFailsDesc = newDesc("storage", "write_failures_total",
-		"Failed saves of the state file (--storage.path). Chats of such a call are read again.", "operation")
-	storageLoadFailsDesc = newDesc("storage", "load_failures_total",
-		"State files set aside at load because they were unreadable, corrupt, newer or about another upstream.", "operation")
-	quotaDesc = newDesc("api", "daily_quota",
-		"Configured daily call quota of the operation's token (daily_quota).", "operation")
-	minIntervalDesc = newDesc("query", "min_interval_seconds",
-		"Configured least time between two API calls (min_interval).", "operation")
-	lastSuccessDesc = newDesc("", "last_success_timestamp_seconds",
-		"Unix time of the last successful API call, 0 if none.", "operation")
-	lastRecordsDesc = newDesc("", "last_query_records",
-		"Records in the last successful answer.", "operation")
-	skippedDesc = newDesc("", "records_skipped_total",
-		"Records skipped (conn_id_empty), elements of data that are not records (not_a_record), or single observations skipped for an empty or invalid value.", "operation", "reason")
-	trackedDesc = newDesc("", "tracked_chats",
-		"Chat ids remembered so that overlapping windows do not count a chat twice.", "operation")
-	chatSeriesDesc = newDesc("chat", "series",
-		"Series of the chat metrics of the operation, which max_series bounds.", "operation")
-	chatSeriesLimitDesc = newDesc("chat", "series_limit",
-		"Configured most series of the chat metrics of the operation (max_series).", "operation")
-	foldedDesc = newDesc("chat", "records_folded_total",
-		"Chats counted with some labels folded into other, because their label set would pass max_series.", "operation")
-	reconcileMissedDesc = newDesc("reconcile", "missed_chats_total",
-		"Chats found only by the daily re-read: live polling missed them. They are in the chat counters.", "operation")
-	reconcileExtraDesc = newDesc("reconcile", "extra_chats_total",
-		"Chats counted live that the daily re-read of their day did not return.", "operation")
-	reconcileDayChatsDesc = newDesc("reconcile", "day_chats",
-		"Distinct chats of the last re-read day, in the part of it that was counted: the report's total for it.", "operation")
-	reconcileDayMissedDesc = newDesc("reconcile", "day_missed_chats",
-		"Chats of the last re-read day found only by the re-read.", "operation")
-	reconcileDayStartDesc = newDesc("reconcile", "day_start_timestamp_seconds",
-		"Unix time of the start of the last re-read day, 0 if none.", "operation")
-	reconcileSuccessDesc = newDesc("reconcile", "last_success_timestamp_seconds",
-		"Unix time of the last successful re-read of a day, or of the start of counting before the first.", "operation")
-	reconcileDelayDesc = newDesc("reconcile", "listing_delay_seconds",
-		"How long after closing the chats found late on the last re-read day were at least still not listed; 0 if unknown.", "operation")
-	reloadOKDesc = newDesc("exporter", "config_last_reload_successful",
-		"1 if the last configuration reload succeeded.")
-	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
-		"Unix time of the last successful configuration reload.")
 )
 
 // Collector polls every configured operation and exposes what it learned. It is safe
@@ -123,11 +29,11 @@ type Collector struct {
 	transport http.RoundTripper
 	recordCap int
 	hold      time.Duration
-	store     *store
+	store     *poller.Store
 
 	mu  sync.RWMutex
 	cfg *config.Config
-	ops []*operation
+	ops []*poller.Operation
 
 	reloadMu   sync.Mutex // serializes reloads
 	reloadOK   bool
@@ -147,11 +53,11 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *Collector) { c.
 func WithRecordCap(n int) Option { return func(c *Collector) { c.recordCap = n } }
 
 // WithStorage keeps each operation's state in dir, so counts survive restarts.
-// Call PrepareStorage first.
+// Call poller.PrepareStorage first.
 func WithStorage(dir string) Option {
 	return func(c *Collector) {
 		if dir != "" {
-			c.store = &store{dir: dir}
+			c.store = poller.OpenStorage(dir)
 		}
 	}
 }
@@ -187,47 +93,48 @@ func (c *Collector) Reload(load func() (*config.Config, error)) error {
 	return nil
 }
 
-// Apply puts cfg in force. An operation that keeps its name and server keeps
-// its counters, cursor and dedupe memory. A new operation starts from its saved
-// state, if storage is on and it has one.
+// Apply puts cfg in force, whole or not at all: every operation's settings and
+// client are built first, and only then do operations change. An operation that
+// keeps its name and server keeps its counters, cursor and dedupe memory. A new
+// operation starts from its saved state, if storage is on and it has one.
 func (c *Collector) Apply(cfg *config.Config) error {
-	buckets := bucketSet{
-		answerDelay: cfg.Histograms.AnswerDelay,
-		duration:    cfg.Histograms.Duration,
-		handleTime:  cfg.Histograms.HandleTime,
-	}
 	c.mu.RLock()
-	existing := make(map[string]*operation, len(c.ops))
+	existing := make(map[string]*poller.Operation, len(c.ops))
 	for _, op := range c.ops {
-		existing[op.name] = op
+		existing[op.Name()] = op
 	}
 	c.mu.RUnlock()
 
-	ops := make([]*operation, 0, len(cfg.Operations))
-	for _, oc := range cfg.Operations {
-		s := &settings{cfg: oc, buckets: buckets}
-		old, keep := existing[oc.Name]
-		var prev *settings
-		if keep {
-			prev = old.currentSettings()
-			keep = prev.upstream() == s.upstream()
+	settings := make([]*poller.Settings, len(cfg.Operations))
+	kept := make([]*poller.Operation, len(cfg.Operations))
+	for i, oc := range cfg.Operations {
+		s := &poller.Settings{Config: oc, Tally: tally.SettingsOf(oc, cfg.Histograms)}
+		opts := c.clientOptions(oc)
+		if old := existing[oc.Name]; old != nil && poller.Upstream(old.Settings().Config) == poller.Upstream(oc) {
+			kept[i] = old
+			if prev := old.Settings().Client; prev.Serves(opts) {
+				s.Client = prev
+			}
 		}
-		if keep && prev.cfg.URL() == oc.URL() && prev.cfg.APIToken() == oc.APIToken() && prev.cfg.Location().String() == oc.Location().String() &&
-			prev.cfg.MaxResponseSize == oc.MaxResponseSize {
-			s.client = prev.client
-		} else {
-			client, err := c.newClient(oc)
+		if s.Client == nil {
+			client, err := wolkvox.NewClient(opts)
 			if err != nil {
 				return fmt.Errorf("operation %q: %w", oc.Name, err)
 			}
-			s.client = client
+			s.Client = client
 		}
-		if keep {
-			old.update(s)
-			ops = append(ops, old)
+		settings[i] = s
+	}
+
+	ops := make([]*poller.Operation, len(settings))
+	for i, s := range settings {
+		if kept[i] != nil {
+			kept[i].Update(s)
+			ops[i] = kept[i]
 			continue
 		}
-		ops = append(ops, newOperation(s, c.now, c.logger, c.store))
+		ops[i] = poller.New(s, c.now, c.logger, c.store)
+		oc := s.Config
 		level.Info(c.logger).Log("msg", "operation configured", "operation", oc.Name, "url", oc.URL(),
 			"min_interval", oc.MinInterval, "overlap", oc.Overlap, "calls_per_day_max", oc.CallsPerDay(), "daily_quota", oc.DailyQuota)
 	}
@@ -238,17 +145,10 @@ func (c *Collector) Apply(cfg *config.Config) error {
 	return nil
 }
 
-func (c *Collector) newClient(oc config.Operation) (*wolkvox.Client, error) {
-	return wolkvox.NewClient(wolkvox.Options{
-		BaseURL:         oc.URL(),
-		Server:          oc.Server,
-		Token:           oc.APIToken(),
-		Location:        oc.Location(),
-		MaxResponseSize: int64(oc.MaxResponseSize),
-		RecordCap:       c.recordCap,
-		UserAgent:       c.userAgent,
-		Transport:       c.transport,
-	})
+func (c *Collector) clientOptions(oc config.Operation) wolkvox.Options {
+	opts := wolkvox.OperationOptions(oc)
+	opts.RecordCap, opts.UserAgent, opts.Transport = c.recordCap, c.userAgent, c.transport
+	return opts
 }
 
 // Config returns the configuration in force.
@@ -266,24 +166,18 @@ func (c *Collector) Refresh(ctx context.Context) {
 	c.mu.RUnlock()
 	var wg sync.WaitGroup
 	for _, op := range ops {
-		wg.Go(func() { op.refresh(ctx) })
+		wg.Go(func() { op.Refresh(ctx) })
 	}
 	wg.Wait()
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{
-		chatsDesc, answerDelayDesc, durationDesc, handleTimeDesc, customerCharsDesc, agentCharsDesc,
-		agentMessagesDesc, dispositionsDesc, agentChatsDesc, agentHandleDesc,
-		upDesc, requestsDesc,
-		requestDurationDesc, truncatedDesc, truncatedQueriesDesc, skippedSecondsDesc, backoffDesc,
-		storageWriteFailsDesc, storageLoadFailsDesc, quotaDesc, minIntervalDesc, lastSuccessDesc, lastRecordsDesc,
-		skippedDesc, trackedDesc, chatSeriesDesc, chatSeriesLimitDesc, foldedDesc, reloadOKDesc, reloadTimeDesc,
-		reconcileMissedDesc, reconcileExtraDesc, reconcileDayChatsDesc, reconcileDayMissedDesc, reconcileDayStartDesc,
-		reconcileSuccessDesc, reconcileDelayDesc,
-	} {
+	for _, d := range descs {
 		ch <- d
+	}
+	for _, f := range tally.Families {
+		ch <- f.Desc()
 	}
 }
 
@@ -299,40 +193,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(reloadTimeDesc, prometheus.GaugeValue, reloadTime)
 	now := c.now()
 	for _, op := range ops {
-		op.collect(ch, now, c.hold)
+		st := op.Status()
+		e := emitter{ch, op.Name()}
+		e.health(st)
+		e.chats(st.Tally, now, c.hold)
 	}
-}
-
-// emitter sends one operation's const metrics, its name as the first label.
-type emitter struct {
-	ch   chan<- prometheus.Metric
-	name string
-}
-
-func (e emitter) labels(values []string) []string { return append([]string{e.name}, values...) }
-
-func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, e.labels(labels)...)
-}
-
-func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, e.labels(labels)...)
-}
-
-func (e emitter) hist(d *prometheus.Desc, h *histogram, labels ...string) {
-	e.ch <- prometheus.MustNewConstHistogram(d, h.count, h.sum, h.cumulative(), e.labels(labels)...)
-}
-
-func boolFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func unixSeconds(t time.Time) float64 {
-	if t.IsZero() {
-		return 0
-	}
-	return float64(t.UnixNano()) / 1e9
 }

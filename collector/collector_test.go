@@ -352,6 +352,54 @@ func TestScrapeTimeout(t *testing.T) {
 	}
 }
 
+// --web.max-requests bounds the scrapes served at once, the wait for the API
+// included: past it a scrape is answered 503 at once, not queued behind the API.
+func TestMaxRequestsCoverTheWaitForTheAPI(t *testing.T) {
+	src := &blockingSource{
+		Chats:   simulator.Chats{chat("slow-1", startTime.Add(-time.Minute))},
+		entered: make(chan struct{}, 1),
+		release: make(chan struct{}),
+	}
+	h := newHarness(t, simulator.NewServer(src, simulator.Options{}), strings.Replace(baseConfig, "request_timeout: 10s", "request_timeout: 60s", 1))
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(src.release) }) }
+	t.Cleanup(letGo)
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, 0, promhttp.HandlerOpts{MaxRequestsInFlight: 1}))
+	defer srv.Close()
+	get := func(status chan<- int) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "60")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		status <- resp.StatusCode
+	}
+	first, second := make(chan int, 1), make(chan int, 1)
+	go get(first)
+	<-src.entered // the first scrape waits for the API, holding the one slot
+	go get(second)
+	select {
+	case status := <-second:
+		if status != http.StatusServiceUnavailable {
+			t.Errorf("a second scrape while the first waits for the API: %d, want 503", status)
+		}
+	case <-time.After(scrapeDeadline):
+		t.Error("a second scrape past --web.max-requests was queued behind the API call")
+	}
+	letGo()
+	if status := <-first; status != http.StatusOK {
+		t.Errorf("the first scrape: %d, want 200", status)
+	}
+}
+
 // A failed call sets up to 0, leaves counters and the cursor as they were, and the
 // next success re-reads the gap.
 func TestFailureKeepsCountersAndCursor(t *testing.T) {

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -166,7 +168,7 @@ func TestUnusableStateIsSetAside(t *testing.T) {
 		{"truncated", func(saved string) string { return saved[:len(saved)/2] }, "corrupt"},
 		{"empty", func(string) string { return "" }, "corrupt"},
 		{"negative counter", func(saved string) string { return strings.Replace(saved, `"value":`, `"value":-`, 1) }, "corrupt"},
-		{"newer version", func(string) string { return `{"version": 2, "future": true}` }, "newer"},
+		{"newer version", func(string) string { return `{"version": 3, "future": true}` }, "newer"},
 		{"other upstream", func(saved string) string { return strings.Replace(saved, "server 0010", "server 0099", 1) }, "other-upstream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +197,8 @@ func TestUnusableStateIsSetAside(t *testing.T) {
 				t.Fatalf("no clear log line with reason %s:\n%s", tc.reason, h.logs)
 			}
 			aside, _ := filepath.Glob(path + "." + tc.reason + "-*")
-			if len(aside) != 1 {
-				t.Fatalf("set-aside files %v", aside)
+			if want := path + "." + tc.reason + "-" + startTime.UTC().Format("20060102T150405Z"); len(aside) != 1 || aside[0] != want {
+				t.Fatalf("set-aside files %v, want %s, named by the collector's clock", aside, want)
 			}
 			h.refresh() // the fresh start works and saves a good file again
 			if got := h.sum("wolkvox_chats_total"); got != 1 {
@@ -217,7 +219,7 @@ func TestSaveFailureHoldsNewCounts(t *testing.T) {
 	chats := simulator.Chats{chat("a", t0.Add(-time.Minute)), chat("b", t0.Add(2*time.Minute)), chat("c", t0.Add(7*time.Minute))}
 	sim := simulator.NewServer(chats, simulator.Options{})
 	dir := filepath.Join(t.TempDir(), "state")
-	if err := collector.PrepareStorage(dir); err != nil {
+	if err := poller.PrepareStorage(dir); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t, sim, baseConfig, collector.WithStorage(dir), collector.WithNewSeriesHold(0))
@@ -236,7 +238,7 @@ func TestSaveFailureHoldsNewCounts(t *testing.T) {
 	if got := h.value("wolkvox_up", nil); got != 1 {
 		t.Fatal("the API call succeeded: up should be 1")
 	}
-	if err := collector.PrepareStorage(dir); err != nil {
+	if err := poller.PrepareStorage(dir); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(5 * time.Minute)
@@ -470,8 +472,8 @@ func TestRefusedTokenBacksOff(t *testing.T) {
 	}
 }
 
-// A state saved before the duration of timed-out chats was kept apart restores, with
-// those chats' durations where that state had them.
+// A state saved by version 1 of the file, before the duration of timed-out chats
+// was kept apart, restores, with those chats' durations where that state had them.
 func TestStateWithoutTimedOutDuration(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, simulator.NewServer(simulator.NewTraffic(7, 300), simulator.Options{}), baseConfig,
@@ -495,6 +497,11 @@ func TestStateWithoutTimedOutDuration(t *testing.T) {
 	if err := json.Unmarshal(data, &state); err != nil {
 		t.Fatal(err)
 	}
+	// Version 1 kept each group of series at the top level.
+	series, _ := state["series"].(map[string]any)
+	delete(state, "series")
+	maps.Copy(state, series)
+	state["version"] = 1
 	scopes, _ := state["scopes"].([]any)
 	for _, sc := range scopes {
 		delete(sc.(map[string]any), "timed_out_duration")

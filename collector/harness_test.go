@@ -263,11 +263,23 @@ const scrapeDeadline = 10 * time.Second
 // API call the scrape starts may still be running: refresh waits for it.
 func (h *harness) scrape(offset time.Duration, scrapeTimeout string) string {
 	h.t.Helper()
-	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, offset, promhttp.HandlerOpts{}))
+	return h.scrapeAccepting(offset, scrapeTimeout, "")
+}
+
+// openMetricsAccept is what Prometheus asks for by default.
+const openMetricsAccept = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3"
+
+// scrapeAccepting is scrape with an Accept header: "" gets the text format.
+func (h *harness) scrapeAccepting(offset time.Duration, scrapeTimeout, accept string) string {
+	h.t.Helper()
+	srv := httptest.NewServer(collector.Handler(h.coll, h.reg, offset, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	defer srv.Close()
 	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodGet, srv.URL, nil)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", scrapeTimeout)
 	client := &http.Client{Timeout: scrapeDeadline}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 )
 
 // The new-series hold. Prometheus' rate() and increase() take the first sample of a
@@ -25,24 +27,10 @@ const DefaultNewSeriesHold = time.Minute
 // 0 before its counts. 0 disables the hold.
 func WithNewSeriesHold(d time.Duration) Option { return func(c *Collector) { c.hold = d } }
 
-// series holds what the series of one label set share: when they first appeared.
-type series struct {
-	born time.Time // zero for series of the first answer, shown at once
-}
-
-// shownAt reports whether the series shows its values at now, or still only 0.
-func (s series) shownAt(now time.Time, hold time.Duration) bool {
-	return s.born.IsZero() || !now.Before(s.born.Add(hold))
-}
-
-// birth is when the series a commit creates are born: zero for the first answer
-// merged into st since start, which shows at once, and now for every later one.
-func birth(st *state, now time.Time) time.Time {
-	if !st.committed {
-		st.committed = true
-		return time.Time{}
-	}
-	return now
+// shownAt reports whether a series born at born shows its values at now, or still
+// only 0; born is zero for series shown at once.
+func shownAt(born, now time.Time, hold time.Duration) bool {
+	return born.IsZero() || !now.Before(born.Add(hold))
 }
 
 // heldEmitter emits chat series as the hold shows them at now.
@@ -52,24 +40,25 @@ type heldEmitter struct {
 	hold time.Duration
 }
 
-func (e heldEmitter) counter(d *prometheus.Desc, s series, v float64, labels ...string) {
-	if !s.shownAt(e.now, e.hold) {
+func (e heldEmitter) counter(d *prometheus.Desc, born time.Time, v float64, labels ...string) {
+	if !shownAt(born, e.now, e.hold) {
 		v = 0
 	}
-	if s.born.IsZero() {
+	if born.IsZero() {
 		e.emitter.counter(d, v, labels...)
 		return
 	}
-	e.ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, v, s.born, e.labels(labels)...)
+	e.ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, v, born, e.labels(labels)...)
 }
 
-func (e heldEmitter) hist(d *prometheus.Desc, s series, h *histogram, labels ...string) {
-	if !s.shownAt(e.now, e.hold) {
-		h = newHistogram(h.bounds)
+func (e heldEmitter) hist(d *prometheus.Desc, born time.Time, h *tally.Cell, labels ...string) {
+	if !shownAt(born, e.now, e.hold) {
+		empty := tally.NewHistogram(h.Bounds)
+		h = &empty
 	}
-	if s.born.IsZero() {
+	if born.IsZero() {
 		e.emitter.hist(d, h, labels...)
 		return
 	}
-	e.ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(d, h.count, h.sum, h.cumulative(), s.born, e.labels(labels)...)
+	e.ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(d, h.Count, h.Sum, h.Cumulative(), born, e.labels(labels)...)
 }

@@ -1,10 +1,9 @@
-package collector
+package collector_test
 
 import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -13,48 +12,53 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
 // loadedCollector is a collector with one operation holding chatSeries chat series
 // (and the scope, disposition and histogram series they imply), whose next API call
 // is far away: every scrape only gathers and encodes.
-func loadedCollector(tb testing.TB, chatSeries int) (*Collector, *prometheus.Registry) {
+func loadedCollector(tb testing.TB, chatSeries int) (*collector.Collector, *prometheus.Registry) {
 	tb.Helper()
-	cfg, err := config.Parse([]byte(`
+	channels := []string{"WhatsApp", "Web", "Facebook", "Instagram"}
+	feelings := []string{"very negative", "negative", "neutral", "positive", "very positive"}
+	participants := []string{"agent", "customer", "chat-bot"}
+	closed := time.Date(2026, 11, 23, 14, 58, 0, 0, time.UTC)
+	// 4 channels x 5 feelings x 3 participants = 60 chat series per skill.
+	chats := make(simulator.Chats, chatSeries)
+	for i := range chats {
+		c := chat(fmt.Sprint("bench-", i), closed)
+		c.Channel, c.SkillID = channels[i%4], fmt.Sprintf("skill-%d", i/60)
+		c.Feeling, c.LastParticipant = feelings[(i/4)%5], participants[(i/20)%3]
+		chats[i] = c
+	}
+	srv := httptest.NewServer(simulator.NewServer(chats, simulator.Options{}))
+	tb.Cleanup(srv.Close)
+	cfg, err := config.Parse(fmt.Appendf(nil, `
 operations:
   - name: main
     server: "0010"
     token: bench-token
+    base_url: %s
     max_label_values: 1000
-    max_series: 100000
-`), ".")
+    max_series: 1000000
+`, srv.URL), ".")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := New(log.NewNopLogger())
+	// The clock stands still: after the first call, the next is never due.
+	c := collector.New(log.NewNopLogger(), collector.WithClock(func() time.Time { return startTime }))
 	if err := c.Apply(cfg); err != nil {
 		tb.Fatal(err)
 	}
-	op := c.ops[0]
-	st := newState(op.settings)
-	channels := []string{"whatsapp", "web", "facebook", "instagram"}
-	feelings := []string{"very_negative", "negative", "neutral", "positive", "very_positive"}
-	participants := []string{"agent", "customer", "chatbot"}
-	// 4 channels x 5 feelings x 3 participants = 60 chat series per skill.
-	for i := 0; len(st.tally.chats) < chatSeries; i++ {
-		sc := scope{channel: channels[i%4], skill: fmt.Sprintf("skill-%d", i/60)}
-		st.tally.chat(chatKey{sc, feelings[(i/4)%5], participants[(i/20)%3]}, time.Time{}).v = float64(i)
-		ss := st.tally.scope(sc, time.Time{})
-		ss.answerDelay.observe(float64(i % 300))
-		ss.duration.observe(float64(i % 3000))
-		ss.handleTime.observe(float64(i % 900))
-		st.tally.disposition(dispositionKey{sc, "INFO", "Information provided"}, time.Time{}).v++
-	}
-	op.state = st
-	op.nextCall = time.Now().Add(24 * time.Hour)
+	c.Refresh(tb.Context())
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
+	if got := gatheredSum(tb, reg, "wolkvox_chats_total"); got != float64(chatSeries) {
+		tb.Fatalf("%v chats counted, want %d", got, chatSeries)
+	}
 	return c, reg
 }
 
@@ -100,8 +104,8 @@ func BenchmarkScrape(b *testing.B) {
 		handler  http.Handler
 		encoding string
 	}{
-		{"chat-series-5000", Handler(c, reg, 0, promhttp.HandlerOpts{}), ""},
-		{"chat-series-5000-gzip", Handler(c, reg, 0, promhttp.HandlerOpts{}), "gzip"},
+		{"chat-series-5000", collector.Handler(c, reg, 0, promhttp.HandlerOpts{}), ""},
+		{"chat-series-5000-gzip", collector.Handler(c, reg, 0, promhttp.HandlerOpts{}), "gzip"},
 		{"baseline-5000-plain-counters", func() http.Handler {
 			plain := prometheus.NewRegistry()
 			vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baseline_chats_total", Help: "h"},
@@ -126,7 +130,7 @@ func BenchmarkScrape(b *testing.B) {
 // once between API calls; the baseline is one scraper at a time.
 func BenchmarkConcurrentScrapes(b *testing.B) {
 	c, reg := loadedCollector(b, 5000)
-	h := Handler(c, reg, 0, promhttp.HandlerOpts{})
+	h := collector.Handler(c, reg, 0, promhttp.HandlerOpts{})
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {
 			scrape(b, h)
@@ -140,49 +144,4 @@ func BenchmarkConcurrentScrapes(b *testing.B) {
 			}
 		})
 	})
-}
-
-// The dedupe memory of 100,000 tracked chats stays under 16 MiB, counted as the
-// live heap it adds, and a state's copy (made once per API call) costs the same.
-func TestDedupeMemory(t *testing.T) {
-	const chats = 100_000
-	const bound = 16 << 20
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	seen := make(map[uint64]int64)
-	for i := range chats {
-		seen[connKey(fmt.Sprintf("CHAT-%010d-%d", i, i*7919))] = int64(i / 1000)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	grown := float64(after.HeapAlloc) - float64(before.HeapAlloc)
-	t.Logf("%d tracked chats: %.1f MiB, %.0f bytes each", len(seen), grown/(1<<20), grown/chats)
-	if len(seen) != chats {
-		t.Fatalf("%d distinct keys, want %d", len(seen), chats)
-	}
-	if grown > bound {
-		t.Fatalf("dedupe memory for %d chats is %.0f bytes, over %d", chats, grown, bound)
-	}
-	runtime.KeepAlive(seen)
-}
-
-// BenchmarkStateSave is the save after each API call: a state with 5,000 chat
-// series and 100,000 tracked chats, encoded and written atomically.
-func BenchmarkStateSave(b *testing.B) {
-	c, _ := loadedCollector(b, 5000)
-	op := c.ops[0]
-	for i := range 100_000 {
-		op.state.seen[connKey(fmt.Sprint("chat-", i))] = int64(i / 1000)
-	}
-	st := &store{dir: b.TempDir()}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := st.save(op.settings, op.state); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if fi, err := os.Stat(st.path("main")); err == nil {
-		b.ReportMetric(float64(fi.Size())/(1<<20), "MiB/file")
-	}
 }

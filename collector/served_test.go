@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -154,5 +155,30 @@ func TestReload(t *testing.T) {
 	}
 	if got := h.value("wolkvox_chats_total", map[string]string{"skill": "sales"}); got != 9 {
 		t.Fatalf("a token change changed the counters: %v", got)
+	}
+}
+
+// A reload is whole or nothing: when an operation's client cannot be made, no
+// operation changes, not even those before it in the file.
+func TestReloadIsWhole(t *testing.T) {
+	h := newHarness(t, simulator.NewServer(simulator.Chats{chat("a", startTime.Add(-time.Minute))}, simulator.Options{}), baseConfig)
+	h.refresh()
+	cfg, err := config.Parse(fmt.Appendf(nil, baseConfig+"    skills: {\"12\": sales}\n"+`  - name: second
+    server: "0011"
+    token: other-token
+`, h.url), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's checks cannot fail this way; a configuration built in code can.
+	cfg.Operations[1].BaseURL = "no-host"
+	if err := h.coll.Apply(cfg); err == nil || !strings.Contains(err.Error(), `operation "second"`) {
+		t.Fatalf("err %v, want the second operation's client refused", err)
+	}
+	if got := h.value("wolkvox_chats_total", map[string]string{"skill": "12"}); got != 1 {
+		t.Errorf("the first operation took the new skill names of a reload that failed: %v chats under skill 12, want 1", got)
+	}
+	if got := len(h.coll.Config().Operations); got != 1 {
+		t.Errorf("%d operations in force after a failed reload, want the 1 before", got)
 	}
 }

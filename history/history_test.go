@@ -1,4 +1,4 @@
-package collector_test
+package history_test
 
 import (
 	"bufio"
@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/history"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
@@ -70,7 +70,7 @@ func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	h, err := collector.NewHistory(cfg.Operations[0], cfg.Histograms, time.Hour, []collector.Label{{"job", "wolkvox"}, {"instance", "host:19655"}}, &out)
+	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, []history.Label{{"job", "wolkvox"}, {"instance", "host:19655"}}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +157,12 @@ func TestHistoryDaysReadTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	h, err := collector.NewHistory(cfg.Operations[0], cfg.Histograms, time.Hour, nil, &out)
+	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	day1 := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
-	days := []*collector.HistoryDay{h.Day(day1, day1.AddDate(0, 0, 1)), h.Day(day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2))}
+	days := []*history.Day{h.Day(day1, day1.AddDate(0, 0, 1)), h.Day(day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2))}
 	for _, r := range []*wolkvox.Record{
 		historyRecord("a", "whatsapp", "2026-11-20 23:50:00", "1200"), // closes 00:10 on day 2
 		historyRecord("b", "whatsapp", "2026-11-20 10:00:00", "60"),   // day 1
@@ -170,11 +170,40 @@ func TestHistoryDaysReadTogether(t *testing.T) {
 		historyRecord("d", "whatsapp", "", "60"),                      // unknown: day 2's end
 		historyRecord("a", "whatsapp", "2026-11-20 23:50:00", "1200"), // again: once
 	} {
-		collector.AddToDays(days, r)
+		history.AddToDays(days, r)
 	}
 	for i, want := range []struct{ records, chats, atEnd int }{{1, 1, 0}, {4, 3, 2}} {
 		if d := days[i]; d.Records != want.records || d.Chats != want.chats || d.AtDayEnd != want.atEnd {
 			t.Errorf("day %d: %d records, %d chats, %d at its end; want %+v", i+1, d.Records, d.Chats, d.AtDayEnd, want)
 		}
+	}
+}
+
+var bogota = func() *time.Location {
+	loc, err := time.LoadLocation("America/Bogota")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// An operation built in code, not loaded from a file, writes history in its
+// default time zone.
+func TestHistoryOfAnOperationBuiltInCode(t *testing.T) {
+	op := config.DefaultOperation
+	op.Name, op.Server = "code", "1"
+	var out bytes.Buffer
+	h, err := history.New(op, config.DefaultHistograms, time.Hour, nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
+	d := h.Day(day, day.AddDate(0, 0, 1))
+	d.Add(historyRecord("a", "web", "2026-11-20 08:10:00", "600"))
+	if err := d.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if d.AtDayEnd != 0 || !strings.Contains(out.String(), `wolkvox_chats_total{operation="code",channel="web"`) {
+		t.Errorf("the chat, closed 08:20 in Bogota, was not placed in its day (%d at the day's end):\n%.600s", d.AtDayEnd, out.String())
 	}
 }

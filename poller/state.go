@@ -1,12 +1,21 @@
-package collector
+package poller
 
 import (
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
+
+// Settings is an immutable snapshot of an operation's configuration.
+type Settings struct {
+	Config config.Operation
+	Tally  tally.Settings
+	Client *wolkvox.Client
+}
 
 // state is everything an operation has learned. A published state is never
 // modified: a call builds the next one from a copy, so scrapes read a consistent
@@ -16,8 +25,7 @@ type state struct {
 	// that is not merged after it. Not saved.
 	generation int
 
-	tally   *tally
-	limiter *labelLimiter
+	tally *tally.Tally
 	// seen maps the hash of each counted conn_id to the Unix end of the window that
 	// first returned it. It is never modified once set: a commit builds a new one,
 	// so copies of the state share it.
@@ -25,44 +33,47 @@ type state struct {
 	// cursor is the start of the next window; zero until the first call is made.
 	cursor time.Time
 	// maxSpan, when set, caps the length of the next window: an answer was cut at
-	// the record cap, so the exporter catches up in smaller windows.
+	// the record cap, so the exporter catches up in shorter windows.
 	maxSpan time.Duration
 	// committed is set once an answer has been merged (see the new-series hold).
 	committed bool
 	// countingSince is the start of the first window: counting starts there for good.
 	countingSince time.Time
 	// days are the local days still to re-read, oldest first: yesterday and today at
-	// most (see reconcile.go). Like seen, each is never modified once published.
+	// most (see reread.go). Like seen, each is never modified once published.
 	days []*countedDay
 	// reconciled sums what the daily re-reads found.
-	reconciled reconcileTotals
+	reconciled Reconciled
 
-	requests           map[wolkvox.Result]float64
-	truncatedResponses float64 // answers cut at the record cap
-	truncatedQueries   float64 // cut even at the shortest window: chats missing
-	skippedSeconds     float64 // history left out because a gap passed max_catchup
-	callTime           *histogram
-	lastSuccess        time.Time
-	lastRecords        int
-
-	failures     int       // consecutive failures that back off
-	backoffUntil time.Time // no call before this; zero when none
-
-	// Not saved: they describe this process's calls.
-	up      bool
-	failing wolkvox.Result // the failure in progress, "" when calls succeed
+	Health
+	failures int // consecutive failures that back off
+	// Not saved: the failure in progress, "" when calls succeed.
+	failing wolkvox.Result
 }
 
-var callTimeBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60}
+// Health is what the calls of an operation tell about the API.
+type Health struct {
+	// Up is whether the last call succeeded. Not saved: it describes this process's calls.
+	Up                 bool
+	Requests           map[wolkvox.Result]float64
+	TruncatedResponses float64 // answers cut at the record cap
+	TruncatedQueries   float64 // cut even at the shortest window: chats missing
+	SkippedSeconds     float64 // history left out because a gap passed max_catchup
+	CallTime           tally.Cell
+	LastSuccess        time.Time
+	LastRecords        int
+	BackoffUntil       time.Time // no call before this; zero when none
+}
 
-func newState(s *settings) *state {
+// CallTimeBuckets are the bounds of wolkvox_api_request_duration_seconds.
+var CallTimeBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60}
+
+func newState(s *Settings) *state {
 	return &state{
 		generation: 1,
-		tally:      newTally(s.buckets),
-		limiter:    newLabelLimiter(s.cfg.MaxLabelValues),
+		tally:      tally.New(s.Tally),
 		seen:       map[uint64]int64{},
-		requests:   map[wolkvox.Result]float64{},
-		callTime:   newHistogram(callTimeBuckets),
+		Health:     Health{Requests: map[wolkvox.Result]float64{}, CallTime: tally.NewHistogram(CallTimeBuckets)},
 	}
 }
 
@@ -76,34 +87,29 @@ func (st *state) seenBefore(key uint64) bool {
 // counted days are shared, as no one modifies them.
 func (st *state) clone() *state {
 	c := *st
-	c.tally = st.tally.clone()
-	c.limiter = st.limiter.clone()
-	c.requests = maps.Clone(st.requests)
-	c.callTime = st.callTime.clone()
+	c.tally = st.tally.Clone()
+	c.Requests = maps.Clone(st.Requests)
+	c.CallTime = st.CallTime.Clone()
 	c.days = slices.Clone(st.days)
 	return &c
 }
 
 // restartCounts empties the chat counts for new labels or buckets. The cursor and
 // dedupe memory stay, so no chat is counted twice.
-func (st *state) restartCounts(s *settings) {
-	st.tally = newTally(s.buckets)
-	st.limiter = newLabelLimiter(s.cfg.MaxLabelValues)
+func (st *state) restartCounts(s *Settings) {
+	st.tally = tally.New(s.Tally)
 	st.generation++
 }
 
-// connKey is what the dedupe memory keeps of a conn_id: a 64-bit hash costs a
-// fraction of the id's text, and two of 100,000 ids collide with odds near 1e-10.
-// It is FNV-1a, written out so that hashing allocates nothing; the saved state
-// depends on it, so it must never change.
-func connKey(id string) uint64 {
-	const offset64, prime64 = 14695981039346656037, 1099511628211
-	h := uint64(offset64)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= prime64
+// birth is when the series a merge creates are born: zero for the first answer
+// merged since start, whose series show at once, and now for every later one (see
+// the new-series hold).
+func (st *state) birth(now time.Time) time.Time {
+	if !st.committed {
+		st.committed = true
+		return time.Time{}
 	}
-	return h
+	return now
 }
 
 // failureBackoff is the wait after the n-th failure in a row: min_interval, doubled
@@ -126,3 +132,8 @@ func backsOff(r wolkvox.Result) bool {
 	}
 	return false
 }
+
+// Upstream names the data an operation reads: the same Wolkvox server returns the
+// same chats, whatever the token or the URL it is reached through (a proxy, or the
+// demo's simulator on a new port). A state belongs to its upstream.
+func Upstream(op config.Operation) string { return "server " + op.Server }

@@ -1,10 +1,8 @@
-package collector
+package tally
 
 import (
 	"fmt"
 	"testing"
-
-	"github.com/go-kit/log"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
@@ -38,21 +36,16 @@ func BenchmarkBatchAdd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := New(log.NewNopLogger())
-	if err := c.Apply(cfg); err != nil {
-		b.Fatal(err)
-	}
-	s := c.ops[0].settings
+	s := SettingsOf(cfg.Operations[0], cfg.Histograms)
 	records := benchRecords(wolkvox.RecordCap)
 	b.ReportAllocs()
 	for b.Loop() {
-		base := newState(s)
-		batch := newBatch(s, base, base.seenBefore)
+		batch := NewBatch(New(s), func(uint64) bool { return false }, 0)
 		for i := range records {
-			batch.add(&records[i])
+			batch.Add(&records[i])
 		}
-		if len(batch.ids) != len(records) {
-			b.Fatalf("%d chats counted of %d", len(batch.ids), len(records))
+		if len(batch.IDs) != len(records) {
+			b.Fatalf("%d chats counted of %d", len(batch.IDs), len(records))
 		}
 	}
 	b.ReportMetric(float64(len(records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
