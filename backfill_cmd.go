@@ -22,26 +22,30 @@ import (
 
 // backfillCommand is the backfill command's flags.
 type backfillCommand struct {
-	cmd                         *kingpin.CmdClause
-	operation, from, to, output *string
-	step                        *time.Duration
-	labels                      *[]string
-	maxCalls                    *int
+	cmd                                 *kingpin.CmdClause
+	operation, from, to, output, format *string
+	step                                *time.Duration
+	labels                              *[]string
+	maxCalls                            *int
+	maxCallsSet                         bool
 }
 
 func addBackfillCommand(app *kingpin.Application) *backfillCommand {
-	cmd := app.Command("backfill", "Write past days of the chat_1 report as OpenMetrics history, for promtool tsdb create-blocks-from openmetrics. "+
-		"With --storage.path, the history ends where the live exporter began counting.")
-	return &backfillCommand{
+	cmd := app.Command("backfill", "Write past days of the chat_1 report as Prometheus TSDB blocks, a block a day, the samples live counting would have exported. "+
+		"With --storage.path, the history ends where the live exporter began counting: --to may then be today.")
+	b := &backfillCommand{
 		cmd:       cmd,
 		operation: cmd.Flag("operation", "The operation, by its name in the configuration.").Required().String(),
 		from:      cmd.Flag("from", "First day, YYYY-MM-DD, in the operation's time zone.").Required().String(),
 		to:        cmd.Flag("to", "Last day, YYYY-MM-DD, included.").Required().String(),
-		output:    cmd.Flag("output", "The OpenMetrics file to write; a run that stopped goes on with it.").Required().String(),
+		output:    cmd.Flag("output", "The directory to write the blocks into, usable as a Prometheus data directory (or the file, with --format=openmetrics); a run that stopped goes on with it.").Required().String(),
+		format:    cmd.Flag("format", "blocks, or openmetrics: text for promtool tsdb create-blocks-from openmetrics, or to read.").PlaceHolder("blocks").Enum(backfill.FormatBlocks, backfill.FormatOpenMetrics),
 		step:      cmd.Flag("step", "Time between two samples of a series.").Default("5m").Duration(),
-		labels:    cmd.Flag("label", "A label name=value added to every series, such as job=wolkvox or instance=host:19655, so that the history joins the live series. Repeatable.").Strings(),
-		maxCalls:  cmd.Flag("max-calls", "Most API calls to make; 0 means the operation's daily_quota less what live polling spends in a day.").Default("0").Int(),
+		labels:    cmd.Flag("label", "A label name=value added to every series: the job and instance of the exporter's scrape, such as job=wolkvox and instance=host:19655, so that the history joins the live series. Repeatable.").Strings(),
+		maxCalls:  cmd.Flag("max-calls", "Most API calls to make; by default the operation's daily_quota less what live polling spends in a day. 0 prints the plan and makes no call.").Int(),
 	}
+	cmd.GetFlag("max-calls").IsSetByUser(&b.maxCallsSet)
+	return b
 }
 
 func (b *backfillCommand) run(load func() (*config.Config, error), storagePath string, stderr io.Writer) int {
@@ -73,7 +77,8 @@ func (b *backfillCommand) run(load func() (*config.Config, error), storagePath s
 	defer stop()
 	_, err = backfill.Run(ctx, backfill.Options{
 		Operation: cfg.Operations[i], Histograms: cfg.Histograms,
-		From: *b.from, To: *b.to, Output: *b.output, Step: *b.step, Labels: labels, MaxCalls: *b.maxCalls,
+		From: *b.from, To: *b.to, Output: *b.output, Format: *b.format, Step: *b.step, Labels: labels,
+		MaxCalls: *b.maxCalls, DryRun: b.maxCallsSet && *b.maxCalls == 0,
 		StoragePath: storagePath, UserAgent: programName + "/" + version.Version, Out: stderr,
 	})
 	if errors.Is(err, backfill.ErrStopped) {

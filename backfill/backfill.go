@@ -1,24 +1,21 @@
 // Package backfill reads past days of the chat_1 report, within a call budget, and
 // has the history package write them as the samples live counting would have
-// exported. A run that stops goes on, in a later run, from the first day not written.
+// exported: Prometheus TSDB blocks, or OpenMetrics text. A run that stops goes on,
+// in a later run, from the first day not written.
 package backfill
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/history"
-	"github.com/wolkvox-exporter/wolkvox_exporter/internal/durable"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -28,12 +25,18 @@ type Options struct {
 	Operation  config.Operation
 	Histograms config.Histograms
 	From, To   string // local days, YYYY-MM-DD, both included
-	Output     string
-	Step       time.Duration
-	Labels     []history.Label
+	// Output is the directory of blocks, or the OpenMetrics file.
+	Output string
+	// Format is FormatBlocks or FormatOpenMetrics; empty means blocks, unless Output
+	// is named as a file of text.
+	Format string
+	Step   time.Duration
+	Labels []history.Label
 	// MaxCalls bounds the API calls; 0 means the operation's daily_quota less what
 	// live polling spends in a day.
 	MaxCalls int
+	// DryRun prints the plan, and makes no call and writes nothing.
+	DryRun bool
 	// StoragePath is the live exporter's --storage.path: the history then ends where
 	// live counting began. Empty: it ends with To.
 	StoragePath string
@@ -64,8 +67,9 @@ type run struct {
 	o        Options
 	loc      *time.Location
 	end      time.Time // where the history ends
+	endsLive bool      // where live counting began
 	maxCalls int
-	out      *os.File
+	out      output
 	progress *progress
 	history  *history.Writer
 	client   *wolkvox.Client
@@ -80,26 +84,35 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if o.After == nil {
 		o.After = time.After
 	}
-	r := &run{o: o, loc: o.Operation.Location()}
+	var err error
+	if o.Format, err = format(o); err != nil {
+		return Summary{}, err
+	}
+	r := &run{o: o, loc: o.Operation.Location(), out: newOutput(o)}
 	first, err := r.plan()
 	if err != nil {
 		return r.sum, err
 	}
-	if err := r.open(first); err != nil {
+	if r.progress, err = readProgress(o, r.out, first.In(r.loc).Format(time.DateOnly)); err != nil {
 		return r.sum, err
 	}
-	defer func() { _ = r.out.Close() }() // after Sync: nothing is left to report
 	next, err := day(r.progress.Next, r.loc)
 	if err != nil {
-		return r.sum, fmt.Errorf("%s: the next day to read: %w", progressPath(o.Output), err)
+		return r.sum, fmt.Errorf("%s: the next day to read: %w", r.out.progressPath(), err)
 	}
 	days := r.daysFrom(next)
-	if days == 0 {
-		fmt.Fprintf(o.Out, "%s already holds the history up to %s: nothing to read\n", o.Output, o.To)
-		return r.sum, nil
+	if days > 0 {
+		if err := r.checkCalls(next, days); err != nil || o.DryRun {
+			return r.sum, err
+		}
 	}
-	if err := r.checkCalls(next, days); err != nil {
+	if err := r.open(next); err != nil { // repairs what a run killed while writing left
 		return r.sum, err
+	}
+	defer func() { _ = r.out.close() }() // after what was written was made durable: nothing is left to report
+	if days == 0 {
+		fmt.Fprintf(o.Out, "%s already holds the history up to %s: nothing to read\n", o.Output, r.endText())
+		return r.sum, nil
 	}
 	if r.client, err = r.newClient(); err != nil {
 		return r.sum, err
@@ -128,6 +141,7 @@ func (r *run) plan() (time.Time, error) {
 	if r.end.After(o.Now()) {
 		return first, fmt.Errorf("--to %s is not over yet: backfill whole past days", o.To)
 	}
+	r.warnTargetLabels()
 	r.maxCalls = o.MaxCalls
 	if r.maxCalls == 0 {
 		r.maxCalls = o.Operation.DailyQuota - o.Operation.CallsPerDay()
@@ -154,9 +168,31 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 		return end, fmt.Errorf("--to %s overlaps live counting, which began at %s: the last day to backfill is %s",
 			o.To, since.In(r.loc).Format(time.RFC3339), lastDayBefore(since, r.loc))
 	}
-	fmt.Fprintf(o.Out, "live counting of operation %s began at %s: the history ends there, so history and live counting count each chat once\n",
-		o.Operation.Name, since.In(r.loc).Format(time.RFC3339))
+	r.endsLive = since.Before(end)
 	return earlierOf(since, end), nil
+}
+
+// endText says where the history ends.
+func (r *run) endText() string {
+	if r.endsLive {
+		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began: history and live counting count each chat once"
+	}
+	return r.end.In(r.loc).Format(time.RFC3339) + ", the end of " + r.o.To
+}
+
+// warnTargetLabels warns of history whose series would not join the live ones.
+func (r *run) warnTargetLabels() {
+	var missing []string
+	for _, name := range []string{"job", "instance"} {
+		if !slices.ContainsFunc(r.o.Labels, func(l history.Label) bool { return l.Name == name }) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	fmt.Fprintf(r.o.Out, "warning: no --label for %s: Prometheus gives the live series the job and instance of their scrape, and history without the same labels makes other series, which the dashboards' sums do not join. Pass the scrape's, as up{} shows them, e.g. --label job=wolkvox --label instance=localhost:19655\n",
+		strings.Join(missing, " or "))
 }
 
 // daysFrom counts the days to read from next to the end.
@@ -173,8 +209,14 @@ func (r *run) checkCalls(next time.Time, days int) error {
 	o := r.o
 	// The estimate is a call a day: the first day is read alone, and how many days
 	// later calls read together depends on how many chats the days hold.
-	fmt.Fprintf(o.Out, "backfill of operation %s, %d day(s) from %s in %s: at most %d call(s), one a day; fewer where a call reads days together (up to 30 days and half of the 60,000-record answer), one more for each split of an answer cut at 60,000; at most %d allowed (--max-calls)\n",
-		o.Operation.Name, days, next.Format(time.DateOnly), r.loc, days, r.maxCalls)
+	fmt.Fprintf(o.Out, "backfill of operation %s, %d day(s) from %s in %s, as %s into %s; the history ends at %s\n",
+		o.Operation.Name, days, next.Format(time.DateOnly), r.loc, o.Format, o.Output, r.endText())
+	fmt.Fprintf(o.Out, "calls: at most %d, one a day; fewer where a call reads days together (up to 30 days and half of the 60,000-record answer), one more for each split of an answer cut at 60,000; at most %d allowed (--max-calls)\n",
+		days, r.maxCalls)
+	if o.DryRun {
+		fmt.Fprintln(o.Out, "dry run (--max-calls=0): no call made, nothing written")
+		return nil
+	}
 	if days > r.maxCalls {
 		return fmt.Errorf("%d day(s) may need %d calls, more than --max-calls %d (daily_quota %d less %d a day for live polling): backfill fewer days at a time, or raise --max-calls",
 			days, days, r.maxCalls, o.Operation.DailyQuota, o.Operation.CallsPerDay())
@@ -216,9 +258,9 @@ func (r *run) readAll(ctx context.Context, next time.Time) error {
 		// Days that would fill half an answer, within the API's 31-day window.
 		perRead = min(maxDaysPerRead, max(1, recordCap(o)/2/max(most, 1)))
 	}
-	fmt.Fprintf(o.Out, "wrote %d day(s), %d chats (%d placed at their day's end: close time unknown or outside the day), %d call(s), in %s, to %s\n",
-		r.sum.Days, r.sum.Chats, r.sum.AtDayEnd, r.sum.Calls, time.Since(begun).Round(time.Second), o.Output)
-	fmt.Fprintf(o.Out, "next: promtool tsdb create-blocks-from openmetrics %s <data directory>\n", o.Output)
+	fmt.Fprintf(o.Out, "wrote %d day(s), %d chats (%d placed at their day's end: close time unknown or outside the day), %d call(s), in %s, to %s; the history ends at %s\n",
+		r.sum.Days, r.sum.Chats, r.sum.AtDayEnd, r.sum.Calls, time.Since(begun).Round(time.Second), o.Output, r.endText())
+	fmt.Fprintln(o.Out, r.out.next())
 	return nil
 }
 
@@ -231,7 +273,10 @@ func (r *run) writeDays(read []*history.Day, bounds []time.Time, calls int, cloc
 		}
 		_, dayEnd := wolkvox.Day(bounds[i], r.loc)
 		r.progress.Next = dayEnd.In(r.loc).Format(time.DateOnly)
-		if err := r.progress.save(r.o.Output, r.out, r.history); err != nil {
+		if err := r.out.written(r.progress); err != nil {
+			return most, err
+		}
+		if err := saveProgress(r.out, r.progress, r.history); err != nil {
 			return most, err
 		}
 		r.sum.Days++
@@ -337,128 +382,20 @@ func earlierOf(a, b time.Time) time.Time {
 	return b
 }
 
-const progressVersion = 2
-
-// progress is saved beside the output after each day, so that a run can go on where
-// one stopped.
-type progress struct {
-	Version   int             `json:"version"`
-	Operation string          `json:"operation"`
-	From      string          `json:"from"`
-	Step      int64           `json:"step_seconds"`
-	Labels    []string        `json:"labels"`
-	Next      string          `json:"next"`    // the next day to read
-	Written   int64           `json:"written"` // bytes of the output before its # EOF
-	History   json.RawMessage `json:"history"`
-}
-
-func labelsText(labels []history.Label) []string {
-	out := make([]string, len(labels))
-	for i, l := range labels {
-		out[i] = l.Name + "=" + l.Value
-	}
-	return out
-}
-
-func progressPath(output string) string { return output + ".progress" }
-
-// open opens the output to go on writing it: a new one, or one a run stopped
-// writing, whose progress file says where it stopped.
-func (r *run) open(first time.Time) error {
-	o := r.o
-	p, err := readProgress(o, first.In(r.loc).Format(time.DateOnly))
+// open makes the output ready to take the days from next.
+func (r *run) open(next time.Time) error {
+	out, err := r.out.open(r.progress, next)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(o.Output, os.O_RDWR|os.O_CREATE, 0o644) //nolint:gosec // G302,G304: the operator names the output, which promtool must read
-	if err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	// What a run killed while writing a day left after the last day written is cut
-	// off; the next day is written over the # EOF.
-	err = f.Truncate(p.Written)
-	if err == nil {
-		_, err = f.Seek(p.Written, io.SeekStart)
-	}
-	if err == nil {
-		err = endOutput(f)
+	h, err := history.New(r.o.Operation, r.o.Histograms, r.o.Step, r.o.Labels, out)
+	if err == nil && r.progress.History != nil {
+		err = h.Resume(r.progress.History)
 	}
 	if err != nil {
-		_ = f.Close()
-		return fmt.Errorf("--output: %w", err)
-	}
-	h, err := history.New(o.Operation, o.Histograms, o.Step, o.Labels, f)
-	if err == nil && p.History != nil {
-		err = h.Resume(p.History)
-	}
-	if err != nil {
-		_ = f.Close()
+		_ = r.out.close()
 		return err
 	}
-	r.out, r.progress, r.history = f, p, h
-	return nil
-}
-
-// readProgress reads the progress of the run that began o.Output, or starts one
-// from the day first.
-func readProgress(o Options, first string) (*progress, error) {
-	p := &progress{Version: progressVersion, Operation: o.Operation.Name, From: first,
-		Step: int64(o.Step / time.Second), Labels: labelsText(o.Labels), Next: first}
-	saved, err := os.ReadFile(progressPath(o.Output))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if _, err := os.Stat(o.Output); err == nil {
-			return nil, fmt.Errorf("%s exists and holds no history this command can go on with (no %s): remove it or choose another --output",
-				o.Output, filepath.Base(progressPath(o.Output)))
-		}
-		return p, nil
-	case err != nil:
-		return nil, err
-	}
-	var old progress
-	if err := json.Unmarshal(saved, &old); err != nil || old.Version != progressVersion {
-		return nil, fmt.Errorf("%s is not a backfill progress file this version reads: remove it and %s", progressPath(o.Output), o.Output)
-	}
-	if old.Operation != p.Operation || old.From != p.From || old.Step != p.Step || strings.Join(old.Labels, ",") != strings.Join(p.Labels, ",") {
-		return nil, fmt.Errorf("%s holds the history of operation %s from %s, step %ds, labels %v: go on with the same --operation, --from, --step and --label, or choose another --output",
-			o.Output, old.Operation, old.From, old.Step, old.Labels)
-	}
-	return &old, nil
-}
-
-// endOutput writes # EOF where out is, durably, and goes back to where it was: the
-// next day is written over it.
-func endOutput(out *os.File) error {
-	at, err := out.Seek(0, io.SeekCurrent)
-	if err == nil {
-		_, err = out.WriteString("# EOF\n")
-	}
-	if err == nil {
-		err = out.Sync()
-	}
-	if err == nil {
-		_, err = out.Seek(at, io.SeekStart)
-	}
-	return err
-}
-
-// save ends the output with # EOF and saves the progress: the next run cuts the
-// output back to the end of the last day written.
-func (p *progress) save(output string, out *os.File, h *history.Writer) error {
-	written, err := out.Seek(0, io.SeekCurrent)
-	if err == nil {
-		err = endOutput(out)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	p.Written = written
-	if p.History, err = h.Progress(); err != nil {
-		return err
-	}
-	err = durable.WriteFile(progressPath(output), 0o600, func(w io.Writer) error { return json.NewEncoder(w).Encode(p) })
-	if err != nil {
-		return fmt.Errorf("save the progress: %w", err)
-	}
+	r.history = h
 	return nil
 }

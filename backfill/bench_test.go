@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -36,11 +37,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkBackfill30Days backfills 30 days of 20,000 chats each (600,000 records)
-// from answers generated beforehand, at the default 5-minute step, to a file. It
-// reports the process's CPU time per run, and the output's size.
-func BenchmarkBackfill30Days(b *testing.B) {
-	const days, perDay = 30, 20000
+// benchDays returns an operation and answers of days of perDay chats each, from
+// 2026-10-01, generated beforehand.
+func benchDays(b *testing.B, days, perDay int) (config.Operation, config.Histograms, answers, time.Time) {
+	b.Helper()
 	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"0010\"\n    token: bench\n    base_url: http://wolkvox.invalid\n"), ".")
 	if err != nil {
 		b.Fatal(err)
@@ -56,21 +56,70 @@ func BenchmarkBackfill30Days(b *testing.B) {
 		}
 		api[day.Format("20060102")] = body.Bytes()
 	}
+	return op, cfg.Histograms, api, first
+}
+
+// backfillInto backfills the days into output in format and returns the summary.
+func backfillInto(b *testing.B, op config.Operation, h config.Histograms, api answers, first time.Time, days int, output, format string) backfill.Summary {
+	b.Helper()
+	sum, err := backfill.Run(context.Background(), backfill.Options{
+		Operation: op, Histograms: h, From: first.Format(time.DateOnly), To: first.AddDate(0, 0, days-1).Format(time.DateOnly),
+		Output: output, Format: format, Step: 5 * time.Minute, Transport: api, Out: io.Discard, MaxCalls: days,
+	})
+	if err != nil {
+		b.Fatalf("%+v, %v", sum, err)
+	}
+	return sum
+}
+
+// BenchmarkBackfill30Days backfills 30 days of 20,000 chats each (600,000 records)
+// from answers generated beforehand, at the default 5-minute step, as blocks: the
+// wall time is ns/op. It reports the process's CPU time per run, and the blocks' size.
+func BenchmarkBackfill30Days(b *testing.B) {
+	const days, perDay = 30, 20000
+	op, h, api, first := benchDays(b, days, perDay)
 	var size int64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		out := filepath.Join(b.TempDir(), "history.om")
+	for b.Loop() {
+		out := filepath.Join(b.TempDir(), "history")
 		cpu := cpuTime()
-		sum, err := backfill.Run(context.Background(), backfill.Options{
-			Operation: op, Histograms: cfg.Histograms, From: first.Format(time.DateOnly), To: first.AddDate(0, 0, days-1).Format(time.DateOnly),
-			Output: out, Step: 5 * time.Minute, Transport: api, Out: io.Discard,
-			Labels: nil, MaxCalls: days,
-		})
-		if err != nil || sum.Records != days*perDay {
-			b.Fatalf("%+v, %v", sum, err)
+		if sum := backfillInto(b, op, h, api, first, days, out, backfill.FormatBlocks); sum.Records != days*perDay {
+			b.Fatalf("%+v", sum)
 		}
 		b.ReportMetric((cpuTime() - cpu).Seconds(), "cpu-s/op")
-		size = fileSize(b, out)
+		size = treeSize(b, out)
 	}
 	b.ReportMetric(float64(size)/(1<<20), "MiB-output")
+}
+
+// BenchmarkBlocksAgainstPromtool writes 3 days of 20,000 chats as blocks, and, in the
+// same run, the same days as OpenMetrics text that promtool (the first on PATH)
+// turns into blocks. It reports the wall time of each path and how many times
+// faster blocks are end to end.
+func BenchmarkBlocksAgainstPromtool(b *testing.B) {
+	const days, perDay = 3, 20000
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		b.Skip("no promtool on PATH")
+	}
+	version, _ := exec.CommandContext(b.Context(), promtool, "--version").Output()
+	b.Logf("%s: %s", promtool, bytes.SplitN(version, []byte("\n"), 2)[0])
+	op, h, api, first := benchDays(b, days, perDay)
+	var blocks, text time.Duration
+	for b.Loop() {
+		dir := b.TempDir()
+		start := time.Now()
+		backfillInto(b, op, h, api, first, days, filepath.Join(dir, "blocks"), backfill.FormatBlocks)
+		blocks += time.Since(start)
+
+		start = time.Now()
+		backfillInto(b, op, h, api, first, days, filepath.Join(dir, "history.om"), backfill.FormatOpenMetrics)
+		create := exec.CommandContext(b.Context(), promtool, "tsdb", "create-blocks-from", "openmetrics", filepath.Join(dir, "history.om"), filepath.Join(dir, "promtool"))
+		if out, err := create.CombinedOutput(); err != nil {
+			b.Fatalf("promtool: %v\n%s", err, out)
+		}
+		text += time.Since(start)
+	}
+	b.ReportMetric(blocks.Seconds()/float64(b.N), "blocks-s/op")
+	b.ReportMetric(text.Seconds()/float64(b.N), "text+promtool-s/op")
+	b.ReportMetric(float64(text)/float64(blocks), "times-faster")
 }

@@ -3,10 +3,12 @@ package history_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +16,13 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/history"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/blocktest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -78,16 +83,15 @@ func liveFamilies(t *testing.T, cfgYAML string, chats simulator.Chats, at time.T
 	return out
 }
 
-// historyFamilies writes the chats as a day of history and returns the families
-// written, as Prometheus names them once ingested.
-func historyFamilies(t *testing.T, cfgYAML string, chats simulator.Chats, day time.Time) map[string]familyShape {
+// historyFamilies writes the chats as a day of history to out and returns the
+// families written, as Prometheus names them once ingested, as read reads them.
+func historyFamilies(t *testing.T, cfgYAML string, chats simulator.Chats, day time.Time, out history.Output, read func() map[string]familyShape) map[string]familyShape {
 	t.Helper()
 	cfg, err := config.Parse([]byte(cfgYAML), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	w, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, []history.Label{{Name: "job", Value: "wolkvox"}}, &out)
+	w, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, []history.Label{{Name: "job", Value: "wolkvox"}}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +102,60 @@ func historyFamilies(t *testing.T, cfgYAML string, chats simulator.Chats, day ti
 	if err := d.Write(); err != nil {
 		t.Fatal(err)
 	}
-	return openMetricsFamilies(t, out.String(), "job")
+	return read()
+}
+
+// blockFamilies reads the families of the blocks in dir, leaving out the target
+// labels named. A block keeps no types: a name with le buckets is a histogram's.
+func blockFamilies(t *testing.T, dir string, target ...string) map[string]familyShape {
+	t.Helper()
+	names := map[string]map[string]bool{}
+	bounds := map[string][]string{}
+	for _, s := range blocktest.Read(t, dir) {
+		lbls := s.Labels
+		name := lbls.Get(model.MetricNameLabel)
+		if base, ok := strings.CutSuffix(name, "_bucket"); ok && lbls.Has("le") {
+			name = base
+			if le := lbls.Get("le"); le != "+Inf" && !slices.Contains(bounds[name], le) {
+				bounds[name] = append(bounds[name], le)
+			}
+		}
+		if names[name] == nil {
+			names[name] = map[string]bool{}
+		}
+		lbls.Range(func(l labels.Label) {
+			if l.Name != model.MetricNameLabel && l.Name != "le" && !slices.Contains(target, l.Name) {
+				names[name][l.Name] = true
+			}
+		})
+	}
+	out := map[string]familyShape{}
+	for name, labelNames := range names {
+		base := strings.TrimSuffix(strings.TrimSuffix(name, "_count"), "_sum")
+		if _, histogram := bounds[base]; histogram && base != name {
+			continue // a histogram's count or sum
+		}
+		shape := familyShape{kind: "counter", labels: strings.Join(slices.Sorted(maps.Keys(labelNames)), ",")}
+		if b, ok := bounds[name]; ok {
+			slices.SortFunc(b, func(x, y string) int { return cmp.Compare(parseFloat(t, x), parseFloat(t, y)) })
+			var values []string
+			for _, v := range b {
+				values = append(values, fmt.Sprint(parseFloat(t, v)))
+			}
+			shape.kind, shape.bounds = "histogram", strings.Join(values, ",")
+		}
+		out[name] = shape
+	}
+	return out
+}
+
+func parseFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // openMetricsFamilies reads the families of OpenMetrics text, leaving out the
@@ -180,8 +237,8 @@ func records(t *testing.T, chats simulator.Chats) []*wolkvox.Record {
 }
 
 // History writes the chat families that live counting exposes, with the same
-// names, types, label names and buckets, with agent_metrics on and off: a family
-// dropped from either path, or shaped otherwise, fails.
+// names, types, label names and buckets, as blocks and as text, with agent_metrics
+// on and off: a family dropped from either path, or shaped otherwise, fails.
 func TestHistoryFamiliesAreLiveFamilies(t *testing.T) {
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
 	at := day.Add(10 * time.Hour)
@@ -190,28 +247,43 @@ func TestHistoryFamiliesAreLiveFamilies(t *testing.T) {
 		!slices.ContainsFunc(chats, func(c simulator.Chat) bool { return c.CodAct != wolkvox.TimeoutCode }) {
 		t.Fatal("the chats do not hold both timed-out and agent-closed ones")
 	}
+	outputs := map[string]func(t *testing.T) (history.Output, func() map[string]familyShape){
+		"blocks": func(t *testing.T) (history.Output, func() map[string]familyShape) {
+			t.Helper()
+			dir := t.TempDir()
+			return history.Blocks(dir, nil), func() map[string]familyShape { return blockFamilies(t, dir, "job") }
+		},
+		"openmetrics": func(t *testing.T) (history.Output, func() map[string]familyShape) {
+			t.Helper()
+			var out bytes.Buffer
+			return history.OpenMetrics(&out), func() map[string]familyShape { return openMetricsFamilies(t, out.String(), "job") }
+		},
+	}
 	for _, agentMetrics := range []bool{false, true} {
-		t.Run(fmt.Sprint("agent_metrics=", agentMetrics), func(t *testing.T) {
-			cfgYAML := fmt.Sprintf("operations:\n  - name: main\n    server: \"0010\"\n    token: t\n    agent_metrics: %v\n", agentMetrics)
-			live := liveFamilies(t, cfgYAML, chats, at)
-			written := historyFamilies(t, cfgYAML, chats, day)
-			for _, name := range slices.Sorted(maps.Keys(live)) {
-				if got, ok := written[name]; !ok {
-					t.Errorf("%s: live, not in history", name)
-				} else if got != live[name] {
-					t.Errorf("%s: history %+v, live %+v", name, got, live[name])
+		for format, open := range outputs {
+			t.Run(fmt.Sprintf("%s/agent_metrics=%v", format, agentMetrics), func(t *testing.T) {
+				cfgYAML := fmt.Sprintf("operations:\n  - name: main\n    server: \"0010\"\n    token: t\n    agent_metrics: %v\n", agentMetrics)
+				live := liveFamilies(t, cfgYAML, chats, at)
+				out, read := open(t)
+				written := historyFamilies(t, cfgYAML, chats, day, out, read)
+				for _, name := range slices.Sorted(maps.Keys(live)) {
+					if got, ok := written[name]; !ok {
+						t.Errorf("%s: live, not in history", name)
+					} else if got != live[name] {
+						t.Errorf("%s: history %+v, live %+v", name, got, live[name])
+					}
 				}
-			}
-			for _, name := range slices.Sorted(maps.Keys(written)) {
-				if _, ok := live[name]; !ok {
-					t.Errorf("%s: in history, not live", name)
+				for _, name := range slices.Sorted(maps.Keys(written)) {
+					if _, ok := live[name]; !ok {
+						t.Errorf("%s: in history, not live", name)
+					}
 				}
-			}
-			agents := slices.ContainsFunc(slices.Collect(maps.Keys(live)), func(n string) bool { return strings.HasPrefix(n, "wolkvox_agent_") })
-			if agents != agentMetrics {
-				t.Errorf("agent families exposed: %v, with agent_metrics %v", agents, agentMetrics)
-			}
-			t.Logf("%d chat families in both", len(live))
-		})
+				agents := slices.ContainsFunc(slices.Collect(maps.Keys(live)), func(n string) bool { return strings.HasPrefix(n, "wolkvox_agent_") })
+				if agents != agentMetrics {
+					t.Errorf("agent families exposed: %v, with agent_metrics %v", agents, agentMetrics)
+				}
+				t.Logf("%d chat families in both", len(live))
+			})
+		}
 	}
 }

@@ -1,14 +1,14 @@
 // Package history writes the chats of past days as the samples live counting would
 // have exported: the same families, names, labels and buckets, a sample every step,
 // each chat counted once at its close time. Days are written one at a time, so that
-// memory does not grow with them.
+// memory does not grow with them: as Prometheus TSDB blocks, a block a day, or as
+// OpenMetrics text.
 package history
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -30,12 +30,31 @@ type Writer struct {
 	base   *tally.Tally
 	step   time.Duration
 	target []Label
-	out    *openMetrics
+	out    Output
 }
 
-// New returns a Writer of operation op that writes OpenMetrics to w, starting from
-// no chats counted.
-func New(op config.Operation, h config.Histograms, step time.Duration, target []Label, w io.Writer) (*Writer, error) {
+// Output is where a Writer's days go: TSDB blocks (Blocks), or OpenMetrics text
+// (OpenMetrics).
+type Output interface {
+	day(start, stop time.Time) (dayOutput, error)
+}
+
+// dayOutput takes the samples of one day, family after family, each series' in
+// time order; end writes the day whole.
+type dayOutput interface {
+	family(f *tally.Family)
+	series(f *tally.Family, values tally.Labels, target []Label, bounds []float64) seriesOutput
+	end() error
+}
+
+// seriesOutput takes the samples of one series of a family.
+type seriesOutput interface {
+	sample(c *tally.Cell, at time.Time)
+}
+
+// New returns a Writer of operation op that writes to out, starting from no chats
+// counted.
+func New(op config.Operation, h config.Histograms, step time.Duration, target []Label, out Output) (*Writer, error) {
 	if step <= 0 || step%time.Second != 0 {
 		return nil, fmt.Errorf("step %s must be a positive whole number of seconds", step)
 	}
@@ -45,7 +64,7 @@ func New(op config.Operation, h config.Histograms, step time.Duration, target []
 		}
 	}
 	s := tally.SettingsOf(op, h)
-	return &Writer{settings: s, loc: op.Location(), base: tally.New(s), step: step, target: target, out: newOpenMetrics(w)}, nil
+	return &Writer{settings: s, loc: op.Location(), base: tally.New(s), step: step, target: target, out: out}, nil
 }
 
 func validLabelName(name string) bool {
@@ -149,25 +168,31 @@ func (d *Day) add(r *wolkvox.Record, slot int) {
 // Write writes the day's samples, one family after the other: at each step of the
 // day after its start, and at its end, which the next day does not write again. Its
 // start was the end of the day before, but for series new on this day: those start
-// from zero at its start.
+// from zero a millisecond after it, so that no two days write the same instant and
+// a day's samples fill [start, stop] after its start, as a block of its own.
 func (d *Day) Write() error {
 	w := d.w
-	times := make([]int64, d.n+1)
+	times := make([]time.Time, d.n+1)
 	for i := range times {
-		times[i] = d.start.Add(time.Duration(i) * w.step).Unix()
+		times[i] = d.start.Add(time.Duration(i) * w.step)
 	}
-	times[d.n] = d.stop.Unix()
+	times[0] = d.start.Add(time.Millisecond)
+	times[d.n] = d.stop
+	out, err := w.out.day(d.start, d.stop)
+	if err != nil {
+		return fmt.Errorf("write history: %w", err)
+	}
 	for _, f := range w.settings.Families() {
-		w.out.family(f)
+		out.family(f)
 		keys := w.base.Keys(f.Group)
 		for k := range d.steps[f.Group] {
 			keys = append(keys, k)
 		}
 		for _, k := range tally.SortKeys(keys) {
-			d.writeSeries(f, k, times)
+			d.writeSeries(out, f, k, times)
 		}
 	}
-	if err := w.out.flush(); err != nil {
+	if err := out.end(); err != nil {
 		return fmt.Errorf("write history: %w", err)
 	}
 	w.base.Merge(d.batch.Delta, time.Time{})
@@ -177,7 +202,7 @@ func (d *Day) Write() error {
 // writeSeries writes the samples of label set k of family f: at each time, the
 // counts before the day and what the steps before it added; at the day's end, also
 // what counts at the day's end.
-func (d *Day) writeSeries(f *tally.Family, k tally.Key, times []int64) {
+func (d *Day) writeSeries(out dayOutput, f *tally.Family, k tally.Key, times []time.Time) {
 	base := d.w.base.Lookup(f.Group, k) // nil: the series is new on this day
 	steps := d.steps[f.Group][k]
 	first := 1 // the day before wrote the day's start as its end
@@ -191,7 +216,7 @@ func (d *Day) writeSeries(f *tally.Family, k tally.Key, times []int64) {
 		if f.Split != nil {
 			series = append(slices.Clone(labels), value)
 		}
-		ref := d.w.out.series(f, series, d.w.target, cur.Bounds)
+		ref := out.series(f, series, d.w.target, cur.Bounds)
 		for i, at := range times {
 			if i > 0 && steps != nil {
 				added := steps[i-1 : i]
@@ -205,7 +230,7 @@ func (d *Day) writeSeries(f *tally.Family, k tally.Key, times []int64) {
 				}
 			}
 			if i >= first {
-				d.w.out.sample(ref, &cur, at)
+				ref.sample(&cur, at)
 			}
 		}
 	}

@@ -9,15 +9,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/history"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/blocktest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
-// point is one sample of an OpenMetrics line: value at a Unix time.
+// point is one sample of a series: value at a Unix time, in seconds.
 type point struct {
 	at    int64
 	value float64
+}
+
+// canon writes a series as labels.Labels does, whatever order its text has its
+// labels in: name{a="1",b="2"}. The tests' values hold no commas or quotes.
+func canon(series string) string {
+	name, rest, _ := strings.Cut(series, "{")
+	pairs := []string{model.MetricNameLabel, name}
+	for pair := range strings.SplitSeq(strings.TrimSuffix(rest, "}"), ",") {
+		k, v, _ := strings.Cut(pair, "=")
+		pairs = append(pairs, k, strings.Trim(v, `"`))
+	}
+	return labels.FromStrings(pairs...).String()
 }
 
 // readOpenMetrics reads the samples of an exposition with timestamps, by series,
@@ -42,13 +58,46 @@ func readOpenMetrics(t *testing.T, text string) (map[string][]point, []string) {
 			t.Fatalf("not a sample with a timestamp: %q", line)
 		}
 		v, err1 := strconv.ParseFloat(fields[0], 64)
-		at, err2 := strconv.ParseInt(fields[1], 10, 64)
+		at, err2 := strconv.ParseFloat(fields[1], 64)
 		if err1 != nil || err2 != nil {
 			t.Fatalf("bad sample %q", line)
 		}
-		series[line[:end+1]] = append(series[line[:end+1]], point{at, v})
+		key := canon(line[:end+1])
+		series[key] = append(series[key], point{int64(at), v})
 	}
 	return series, headers
+}
+
+// readBlocks reads every sample of the blocks in dir, by series.
+func readBlocks(t *testing.T, dir string) map[string][]point {
+	t.Helper()
+	series := map[string][]point{}
+	for key, s := range blocktest.Read(t, dir) {
+		for _, p := range s.Points {
+			series[key] = append(series[key], point{p.T / 1000, p.V})
+		}
+	}
+	return series
+}
+
+// formats writes history to each output, and reads it back after write is done.
+var formats = []struct {
+	name string
+	open func(t *testing.T) (history.Output, func() map[string][]point)
+}{
+	{"openmetrics", func(t *testing.T) (history.Output, func() map[string][]point) {
+		t.Helper()
+		var out bytes.Buffer
+		return history.OpenMetrics(&out), func() map[string][]point {
+			series, _ := readOpenMetrics(t, out.String())
+			return series
+		}
+	}},
+	{"blocks", func(t *testing.T) (history.Output, func() map[string][]point) {
+		t.Helper()
+		dir := t.TempDir()
+		return history.Blocks(dir, nil), func() map[string][]point { return readBlocks(t, dir) }
+	}},
 }
 
 func historyRecord(id, channel, date, duration string) *wolkvox.Record {
@@ -65,12 +114,21 @@ func historyRecord(id, channel, date, duration string) *wolkvox.Record {
 // unknown or outside its day counts at the day's end. Counters continue from day to
 // day, and a series first seen on a later day starts from 0 at that day's start.
 func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
+	for _, format := range formats {
+		t.Run(format.name, func(t *testing.T) {
+			out, read := format.open(t)
+			placesChatsAtTheirCloseTime(t, out, read)
+		})
+	}
+}
+
+func placesChatsAtTheirCloseTime(t *testing.T, out history.Output, read func() map[string][]point) {
+	t.Helper()
 	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, []history.Label{{"job", "wolkvox"}, {"instance", "host:19655"}}, &out)
+	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, []history.Label{{"job", "wolkvox"}, {"instance", "host:19655"}}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +156,8 @@ func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	series, headers := readOpenMetrics(t, out.String())
-	whatsapp := `wolkvox_chats_total{operation="main",channel="whatsapp",skill="12",feeling="neutral",last_participant="agent",job="wolkvox",instance="host:19655"}`
+	series := read()
+	whatsapp := canon(`wolkvox_chats_total{operation="main",channel="whatsapp",skill="12",feeling="neutral",last_participant="agent",job="wolkvox",instance="host:19655"}`)
 	web := strings.Replace(whatsapp, "whatsapp", "web", 1)
 	at := func(day time.Time, hour int) int64 { return day.Add(time.Duration(hour) * time.Hour).Unix() }
 	want := map[int64]float64{at(day1, 0): 0, at(day1, 8): 0, at(day1, 9): 1, at(day1, 10): 2, at(day1, 22): 2, at(day1, 23): 3,
@@ -128,22 +186,43 @@ func TestHistoryPlacesChatsAtTheirCloseTime(t *testing.T) {
 		t.Errorf("web, first seen on day 2: %v", pts)
 	}
 	// The histogram counts chats with an answer delay; its buckets are cumulative, le as 20.0.
-	bucket := `wolkvox_chat_answer_delay_seconds_bucket{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655",le="20.0"}`
+	bucket := canon(`wolkvox_chat_answer_delay_seconds_bucket{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655",le="20.0"}`)
 	if pts := series[bucket]; len(pts) != 49 || pts[48].value != 5 {
 		t.Errorf("answer delay bucket le=20.0: %d samples, last %v; want 49, 5", len(pts), pts[len(pts)-1])
 	}
-	sum := `wolkvox_chat_answer_delay_seconds_sum{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655"}`
+	sum := canon(`wolkvox_chat_answer_delay_seconds_sum{operation="main",channel="whatsapp",skill="12",job="wolkvox",instance="host:19655"}`)
 	if pts := series[sum]; pts[48].value != 75 {
 		t.Errorf("answer delay sum at the end %v, want 5 x 15", pts[48].value)
 	}
 	// The duration of a chat closed by timeout is apart.
 	for timedOut, want := range map[string]float64{"false": 4, "true": 1} {
-		count := `wolkvox_chat_duration_seconds_count{operation="main",channel="whatsapp",skill="12",timed_out="` + timedOut + `",job="wolkvox",instance="host:19655"}`
+		count := canon(`wolkvox_chat_duration_seconds_count{operation="main",channel="whatsapp",skill="12",timed_out="` + timedOut + `",job="wolkvox",instance="host:19655"}`)
 		if pts := series[count]; len(pts) != 49 || pts[48].value != want {
 			t.Errorf("duration count, timed_out=%s: %d samples, %v; want 49 samples ending at %v", timedOut, len(pts), pts, want)
 		}
 	}
-	// Each day writes each family once, counters named without _total.
+}
+
+// OpenMetrics text writes each family once a day, counters named without _total.
+func TestOpenMetricsFamilyHeaders(t *testing.T) {
+	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, history.OpenMetrics(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day1 := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
+	for i := range 2 {
+		d := h.Day(day1.AddDate(0, 0, i), day1.AddDate(0, 0, i+1))
+		d.Add(historyRecord(fmt.Sprint("a", i), "whatsapp", "2026-11-20 08:10:00", "60"))
+		if err := d.Write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, headers := readOpenMetrics(t, out.String())
 	if fmt.Sprint(headers[:2]) != "[wolkvox_chats counter wolkvox_chat_answer_delay_seconds histogram]" || len(headers) != 2*8 {
 		t.Errorf("family headers %v", headers)
 	}
@@ -157,7 +236,7 @@ func TestHistoryDaysReadTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, &out)
+	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, history.OpenMetrics(&out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +272,7 @@ func TestHistoryOfAnOperationBuiltInCode(t *testing.T) {
 	op := config.DefaultOperation
 	op.Name, op.Server = "code", "1"
 	var out bytes.Buffer
-	h, err := history.New(op, config.DefaultHistograms, time.Hour, nil, &out)
+	h, err := history.New(op, config.DefaultHistograms, time.Hour, nil, history.OpenMetrics(&out))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 )
@@ -16,9 +17,15 @@ type openMetrics struct {
 	line []byte
 }
 
-func newOpenMetrics(w io.Writer) *openMetrics {
-	return &openMetrics{w: bufio.NewWriterSize(w, 1<<16)}
-}
+// OpenMetrics is the output that writes days as OpenMetrics text to w, each family
+// of a day after the other; the caller ends it with # EOF.
+func OpenMetrics(w io.Writer) Output { return &openMetrics{w: bufio.NewWriterSize(w, 1<<16)} }
+
+// day starts a day of text: it needs nothing of its own.
+func (o *openMetrics) day(_, _ time.Time) (dayOutput, error) { return o, nil }
+
+// end writes out what the day left in the buffer.
+func (o *openMetrics) end() error { return o.w.Flush() }
 
 // family writes the HELP and TYPE lines of a family, named as OpenMetrics names it:
 // a counter without _total.
@@ -33,13 +40,14 @@ func (o *openMetrics) family(f *tally.Family) {
 // omSeries is the start of each sample line of a series: a counter's value, or a
 // histogram's buckets, count and sum.
 type omSeries struct {
+	o                 *openMetrics
 	value, count, sum string
 	buckets           []string
 }
 
 // series returns the lines of family f's series with these label values, and the
 // target labels after them; bounds are a histogram's.
-func (o *openMetrics) series(f *tally.Family, values tally.Labels, target []Label, bounds []float64) *omSeries {
+func (o *openMetrics) series(f *tally.Family, values tally.Labels, target []Label, bounds []float64) seriesOutput {
 	var b strings.Builder
 	for i, name := range f.LabelNames() {
 		if i > 0 {
@@ -52,9 +60,9 @@ func (o *openMetrics) series(f *tally.Family, values tally.Labels, target []Labe
 	}
 	labels := b.String()
 	if f.Kind == tally.Counter {
-		return &omSeries{value: f.Name + "{" + labels + "} "}
+		return &omSeries{o: o, value: f.Name + "{" + labels + "} "}
 	}
-	s := &omSeries{count: f.Name + "_count{" + labels + "} ", sum: f.Name + "_sum{" + labels + "} "}
+	s := &omSeries{o: o, count: f.Name + "_count{" + labels + "} ", sum: f.Name + "_sum{" + labels + "} "}
 	for _, bound := range bounds {
 		s.buckets = append(s.buckets, f.Name+"_bucket{"+labels+`,le="`+formatLe(bound)+`"} `)
 	}
@@ -62,32 +70,31 @@ func (o *openMetrics) series(f *tally.Family, values tally.Labels, target []Labe
 	return s
 }
 
-// sample writes a series' value at a Unix time: a histogram's cumulative buckets,
-// count and sum.
-func (o *openMetrics) sample(s *omSeries, c *tally.Cell, at int64) {
+// sample writes the series' value at a time, in Unix seconds to the millisecond: a
+// histogram's cumulative buckets, count and sum.
+func (s *omSeries) sample(c *tally.Cell, at time.Time) {
+	o, sec := s.o, float64(at.UnixMilli())/1000
 	if s.buckets == nil {
-		o.write(s.value, c.Sum, at)
+		o.write(s.value, c.Sum, sec)
 		return
 	}
 	var running uint64
 	for i, n := range c.Buckets {
 		running += n
-		o.write(s.buckets[i], float64(running), at)
+		o.write(s.buckets[i], float64(running), sec)
 	}
-	o.write(s.count, float64(c.Count), at)
-	o.write(s.sum, c.Sum, at)
+	o.write(s.count, float64(c.Count), sec)
+	o.write(s.sum, c.Sum, sec)
 }
 
-func (o *openMetrics) write(start string, v float64, at int64) {
+func (o *openMetrics) write(start string, v, at float64) {
 	o.line = append(o.line[:0], start...)
 	o.line = strconv.AppendFloat(o.line, v, 'f', -1, 64)
 	o.line = append(o.line, ' ')
-	o.line = strconv.AppendInt(o.line, at, 10)
+	o.line = strconv.AppendFloat(o.line, at, 'f', -1, 64)
 	o.line = append(o.line, '\n')
 	_, _ = o.w.Write(o.line) // bufio errors are sticky: flush reports them
 }
-
-func (o *openMetrics) flush() error { return o.w.Flush() }
 
 // formatLe writes a bucket bound as OpenMetrics and Prometheus 3 write it: 20.0.
 func formatLe(b float64) string {
