@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/blocktest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -34,29 +35,25 @@ var backfillVariables = func() map[string]string {
 }()
 
 // The backfill as a user runs it: the built binary reads three past days from the
-// simulated API, promtool turns the history into blocks, and a Prometheus started on
-// them answers, for each day and channel, the chats the API holds as closed that
-// day; the answer-delay histogram's count and sum equal the API's too. Every query
-// of the supervisors' dashboard on the metrics the history holds shows data.
+// simulated API and writes them as blocks, and a Prometheus started on a copy of
+// the directory answers, for each day and channel, the chats the API holds as
+// closed that day; the answer-delay histogram's count and sum equal the API's too.
+// The agent families are in the blocks, and every query of the supervisors'
+// dashboard on the metrics the history holds shows data.
 func TestBackfillEndToEnd(t *testing.T) {
 	installs := promInstalls(t)
 	traffic := simulator.NewTraffic(23, 40)
 	upstream := simulator.NewServer(traffic, simulator.Options{Token: e2eToken})
 	sim := httptest.NewServer(upstream)
 	defer sim.Close()
-	dir, cfgPath := writeOperationConfig(t, sim.URL, "")
-	output := filepath.Join(dir, "history.om")
+	dir, cfgPath := writeOperationConfig(t, sim.URL, "    agent_metrics: true\n")
+	output := filepath.Join(dir, "history")
 	last := backfillFirst.AddDate(0, 0, backfillDays-1)
-	cmd := exec.CommandContext(t.Context(), exporterBin, "backfill", "--config.file="+cfgPath, "--operation=main",
+	out := runBackfill(t, "--config.file="+cfgPath, "--operation=main",
 		"--from="+backfillFirst.Format(time.DateOnly), "--to="+last.Format(time.DateOnly), "--output="+output,
 		"--label=job=wolkvox", "--label=instance=backfill:19655")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("backfill: %v\n%s", err, out)
-	}
-	t.Logf("backfill:\n%s", out)
-	if strings.Contains(string(out), e2eToken) {
-		t.Fatal("the backfill printed the token")
+	if !strings.Contains(out, "the history ends at 2026-11-23T00:00:00-05:00, the end of 2026-11-22") {
+		t.Errorf("the backfill does not say where the history ends:\n%s", out)
 	}
 
 	// The API's truth, per day: chats closed by channel, and answer delays as the API
@@ -75,7 +72,12 @@ func TestBackfillEndToEnd(t *testing.T) {
 			truth[d].answerDelays += float64(c.AnswerDelay.Round(time.Second) / time.Second)
 		}
 	}
-	families := historyFamilies(t, output)
+	families := blockFamilies(t, output)
+	for _, name := range []string{"wolkvox_agent_chats_total", "wolkvox_agent_handle_time_seconds_total"} {
+		if !families[name] {
+			t.Errorf("the blocks hold no %s, with agent_metrics on", name)
+		}
+	}
 
 	for _, p := range installs {
 		t.Run("prometheus-"+p.version, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 				from, to := backfillFirst.AddDate(0, 0, d), backfillFirst.AddDate(0, 0, d+1)
 				day := from.Format(time.DateOnly)
 				// The last sample of the day less the first: a series new on the day
-				// starts from 0 at its start, and one not yet there counts as 0.
+				// starts from 0 just after its start, and one not yet there counts as 0.
 				before, after := at(`sum by (channel) (wolkvox_chats_total`+selector+`)`, from), at(`sum by (channel) (wolkvox_chats_total`+selector+`)`, to)
 				got := map[string]float64{}
 				for channel, v := range after {
@@ -115,32 +117,47 @@ func TestBackfillEndToEnd(t *testing.T) {
 				}
 				t.Logf("%s: %v chats by channel (API %v); answer delays %v, %v s (API %v, %v s)", day, got, want.byChannel, count, sum, want.answered, want.answerDelays)
 			}
+			agents := at(`sum(wolkvox_agent_chats_total`+selector+`)`, backfillFirst.AddDate(0, 0, backfillDays))[""]
+			if total := truth[0].answered + truth[1].answered + truth[2].answered; agents != total {
+				t.Errorf("agent chats %v over the days, the API has %v", agents, total)
+			}
 			checkSupervisorPanels(t, api, families, backfillFirst, backfillFirst.AddDate(0, 0, backfillDays))
 		})
 	}
 }
 
-// historyFamilies lists the metrics a history file holds, as PromQL names them.
-func historyFamilies(t *testing.T, path string) map[string]bool {
+// runBackfill runs the backfill command and returns what it printed, failing on an
+// error, or if it printed the token.
+func runBackfill(t *testing.T, args ...string) string {
 	t.Helper()
-	f, err := os.Open(path)
+	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"backfill"}, args...)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("backfill: %v\n%s", err, out)
 	}
-	defer func() { _ = f.Close() }() // read only
+	t.Logf("backfill:\n%s", out)
+	if strings.Contains(string(out), e2eToken) {
+		t.Fatal("the backfill printed the token")
+	}
+	return string(out)
+}
+
+// blockFamilies lists the metrics the blocks in dir hold, as PromQL names them: a
+// histogram by its name, without _bucket, _count or _sum.
+func blockFamilies(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	for _, s := range blocktest.Read(t, dir) {
+		names[s.Labels.Get(model.MetricNameLabel)] = true
+	}
 	families := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "# TYPE "); ok {
-			name, kind, _ := strings.Cut(rest, " ")
-			if kind == "counter" {
-				name += "_total"
+	for name := range names {
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok && names[base+"_bucket"] {
+				name = base
 			}
-			families[name] = true
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		families[name] = true
 	}
 	if len(families) < 8 {
 		t.Fatalf("the history holds only %v", families)
@@ -148,36 +165,30 @@ func historyFamilies(t *testing.T, path string) map[string]bool {
 	return families
 }
 
-// startPrometheusOnHistory turns the history into blocks with promtool and starts a
-// Prometheus, scraping nothing, on them.
+// copyBlocks copies the blocks of the directory from into the directory to, as a
+// user would before moving them into a Prometheus data directory.
+func copyBlocks(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	cp := exec.CommandContext(t.Context(), "cp", "-r", from+"/.", to)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+}
+
+// startPrometheusOnHistory starts a Prometheus, scraping nothing, with a copy of the
+// backfill's directory as its data directory.
 func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promAPI {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	runTool(t, dir, p.promtool, "tsdb", "create-blocks-from", "openmetrics", history, data)
+	copyBlocks(t, history, data)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, cfgPath, "global:\n  evaluation_interval: 1m\n")
-	addr := freePort(t)
-	api := startPrometheus(t, p, cfgPath, data, addr)
-	// Ready once it has opened the blocks.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/-/ready", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus not ready within a minute: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond) // polling a starting server
-	}
+	api := startPrometheus(t, p, cfgPath, data, freePort(t))
+	api.waitReady(t) // once it has opened the blocks
 	return api
 }
 

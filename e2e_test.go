@@ -589,6 +589,29 @@ func startPrometheus(t *testing.T, p promInstall, cfgPath, data, addr string) pr
 // at the quiet 01:00 every panel shows data about 3m15s after Prometheus starts.
 const e2eDeadline = 6 * time.Minute
 
+// waitReady waits until the server answers /-/ready: until then, its API answers 503.
+func (p promAPI) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, p.base+"/-/ready", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus not ready within a minute: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a starting server
+	}
+}
+
 // panelProblem runs a panel's query as Grafana does and says what is wrong with its
 // answer, or "" if the panel shows what it should: a stat's one value at end, or a
 // time series over the dashboard's range, which shows data if any point has a value.

@@ -4,7 +4,7 @@
 # the API client's streaming decoder, and the collector.
 #
 #   scripts/peak-rss.sh [records] [calls]     # defaults: 60000 records, 1 call
-#   scripts/peak-rss.sh backfill [days] [records per day]   # defaults: 30 days of 20000
+#   scripts/peak-rss.sh backfill [days] [records per day] [format]   # defaults: 30 days of 20000, blocks
 #
 # It needs GNU time's /usr/bin/time; on Debian it installs the "time" package when it
 # is missing (as root, like .ci/run does for Prometheus).
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 args=(-records "${1:-60000}" -calls "${2:-1}")
 if [ "${1:-}" = backfill ]; then
-  args=(-backfill-days "${2:-30}" -records "${3:-20000}")
+  args=(-backfill-days "${2:-30}" -records "${3:-20000}" -format "${4:-blocks}")
 fi
 
 if [ ! -x /usr/bin/time ]; then

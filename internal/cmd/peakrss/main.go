@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -41,11 +42,12 @@ operations:
 func main() {
 	records := flag.Int("records", 60000, "records per answer")
 	calls := flag.Int("calls", 1, "answers to ingest, one per min_interval, each with new chats")
-	backfillDays := flag.Int("backfill-days", 0, "instead, backfill this many days of -records chats each to a file, at a 5-minute step")
+	backfillDays := flag.Int("backfill-days", 0, "instead, backfill this many days of -records chats each, at a 5-minute step")
+	format := flag.String("format", backfill.FormatBlocks, "with -backfill-days: blocks or openmetrics")
 	flag.Parse()
 	run := func() error { return run(*records, *calls) }
 	if *backfillDays > 0 {
-		run = func() error { return runBackfill(*records, *backfillDays) }
+		run = func() error { return runBackfill(*records, *backfillDays, *format) }
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
@@ -72,8 +74,8 @@ func serve(upstream http.Handler) (*config.Config, func(), error) {
 }
 
 // runBackfill backfills days of generated answers, each generated as it is sent, to
-// a temporary file.
-func runBackfill(records, days int) error {
+// a temporary directory of blocks, or file of text.
+func runBackfill(records, days int, format string) error {
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		day, err := time.ParseInLocation("20060102", r.URL.Query().Get("date_ini")[:8], time.FixedZone("GMT-5", -5*3600))
 		if err != nil {
@@ -94,25 +96,40 @@ func runBackfill(records, days int) error {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	first := time.Date(2026, 10, 1, 0, 0, 0, 0, cfg.Operations[0].Location())
+	output := filepath.Join(dir, "history")
 	start := time.Now()
 	sum, err := backfill.Run(context.Background(), backfill.Options{
 		Operation: cfg.Operations[0], Histograms: cfg.Histograms, From: first.Format(time.DateOnly),
-		To: first.AddDate(0, 0, days-1).Format(time.DateOnly), Output: filepath.Join(dir, "history.om"),
+		To: first.AddDate(0, 0, days-1).Format(time.DateOnly), Output: output, Format: format,
 		Step: 5 * time.Minute, MaxCalls: days, Out: io.Discard,
 	})
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(filepath.Join(dir, "history.om"))
+	size, err := dirSize(output)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("backfilled %d days, %d records, %d calls, %v, %.0f MB written\n",
-		sum.Days, sum.Records, sum.Calls, time.Since(start).Round(time.Millisecond), float64(fi.Size())/1e6)
+	fmt.Printf("backfilled %d days, %d records, %d calls, %v, %.1f MB of %s written\n",
+		sum.Days, sum.Records, sum.Calls, time.Since(start).Round(time.Millisecond), float64(size)/1e6, format)
 	if hwm, err := peakRSS(); err == nil {
 		fmt.Printf("peak RSS (VmHWM): %s\n", hwm)
 	}
 	return nil
+}
+
+// dirSize is the bytes of the files under path, a file or a directory.
+func dirSize(path string) (int64, error) {
+	var size int64
+	err := filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		size += fi.Size()
+		return err
+	})
+	return size, err
 }
 
 func run(records, calls int) error {
