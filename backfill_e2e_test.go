@@ -41,6 +41,7 @@ var backfillVariables = func() map[string]string {
 // The agent families are in the blocks, and every query of the supervisors'
 // dashboard on the metrics the history holds shows data.
 func TestBackfillEndToEnd(t *testing.T) {
+	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	traffic := simulator.NewTraffic(23, 40)
 	upstream := simulator.NewServer(traffic, simulator.Options{Token: e2eToken})

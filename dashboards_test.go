@@ -3,9 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/grafana"
 )
 
 // Structural checks of the dashboards' JSON, for what a supervisor reading them in
@@ -68,23 +68,21 @@ type dashboardFile struct {
 	panels []dashboardPanel // rows' panels included, rows not
 }
 
+// readDashboards reads the dashboards the grafana package builds; its own test
+// checks that the committed JSON is what it builds.
 func readDashboards(t *testing.T) []dashboardFile {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("grafana", "dashboards", "*.json"))
-	if err != nil || len(files) != 2 {
-		t.Fatalf("want the two dashboards, found %v (%v)", files, err)
+	built, err := grafana.Dashboards()
+	if err != nil || len(built) != 2 {
+		t.Fatalf("want the two dashboards, built %d (%v)", len(built), err)
 	}
 	var out []dashboardFile
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range slices.Sorted(maps.Keys(built)) {
 		var d map[string]any
-		if err := json.Unmarshal(raw, &d); err != nil {
-			t.Fatalf("%s: %v", f, err)
+		if err := json.Unmarshal(built[name], &d); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		df := dashboardFile{file: filepath.Base(f), d: d}
+		df := dashboardFile{file: name, d: d}
 		var walk func([]any)
 		walk = func(ps []any) {
 			for _, p := range ps {
@@ -191,45 +189,52 @@ func TestPanelTitlesUnique(t *testing.T) {
 	}
 }
 
-// Units that write a value as it is, in a unit of their own, so that axis ticks fall
-// on round numbers of what the axis shows. Units that rescale (s to min to hour,
-// short to K) put ticks at round numbers of the base unit, which read 1.67 min or
-// 2 K twice; they are left to durations of stats (dtdurations, "2 minutes, 5 seconds").
+// Units. Stats write durations in units that grow with the value ("15 s", "2
+// hour"), and set their decimals. Charts keep a unit of their own, and leave their
+// decimals to Grafana, which takes a tick's decimals from the spacing of the ticks,
+// so that no two ticks of an axis read alike (a fixed 1 decimal wrote 0.0 min, 0.0
+// min, 0.1 min). Shares run from 0% to 100%.
 var (
-	fixedUnits  = []string{"none", "percentunit", "suffix:s", "suffix:min", "suffix:/h"}
-	statOnlyUse = []string{"dtdurations"}
+	statUnits  = []string{"none", "percentunit", "s"}
+	chartUnits = []string{"none", "percentunit", "s", "suffix:s", "suffix:min", "suffix:/h"}
 )
 
-// Every panel states its unit and its decimals, and only units whose ticks and
-// values read well.
 func TestPanelUnitsAndDecimals(t *testing.T) {
 	for _, p := range allPanels(t) {
 		unit := p.str("fieldConfig", "defaults", "unit")
-		decimals, ok := p.get("fieldConfig", "defaults", "decimals").(float64)
-		switch {
-		case !ok:
-			t.Errorf("%s: no decimals set", p)
-		case slices.Contains(statOnlyUse, unit):
-			if p.str("type") != "stat" {
-				t.Errorf("%s: unit %q is for stats, not a %s", p, unit, p.str("type"))
+		_, fixed := p.get("fieldConfig", "defaults", "decimals").(float64)
+		switch p.str("type") {
+		case "timeseries":
+			if fixed {
+				t.Errorf("%s: a chart that fixes its decimals can write two ticks alike", p)
 			}
-			if decimals < 2 {
-				t.Errorf("%s: %s with %v decimals rounds to whole minutes or hours; give it 2 (two units)", p, unit, decimals)
+			if !slices.Contains(chartUnits, unit) {
+				t.Errorf("%s: unit %q on a chart; use one of %v", p, unit, chartUnits)
 			}
-		case !slices.Contains(fixedUnits, unit):
-			t.Errorf("%s: unit %q rescales, so its ticks or rounding mislead; use one of %v", p, unit, fixedUnits)
-		case decimals > 1:
-			t.Errorf("%s: %v decimals are more than a supervisor reads", p, decimals)
+			if unit == "percentunit" && (p.get("fieldConfig", "defaults", "min") != 0.0 || p.get("fieldConfig", "defaults", "max") != 1.0) {
+				t.Errorf("%s: a share's axis runs from %v to %v, not 0%% to 100%%", p, p.get("fieldConfig", "defaults", "min"), p.get("fieldConfig", "defaults", "max"))
+			}
+		case "stat", "gauge", "bargauge", "table":
+			if !fixed {
+				t.Errorf("%s: no decimals set", p)
+			}
+			if !slices.Contains(statUnits, unit) {
+				t.Errorf("%s: unit %q; use one of %v", p, unit, statUnits)
+			}
+		}
+		if strings.HasPrefix(unit, "dt") {
+			t.Errorf("%s: unit %q writes durations like a stopwatch", p, unit)
 		}
 	}
 }
 
 var rateRE = regexp.MustCompile(`\b(rate|irate|increase)\(`)
 
-// Rate panels average over the rate window variable, with no minimum interval that
-// would hold back their last point; the window spans at least three polls at the
-// default min_interval, and each rate panel says so.
-func TestRatePanelsReachNow(t *testing.T) {
+// Rates and shares are over the Window variable: auto by default, growing with the
+// time range and never under an hour, so that a quiet night still holds chats. No
+// panel has a minimum interval, which would hold its last point back, and each rate
+// panel's description says how its window is chosen.
+func TestRatePanelsUseTheWindow(t *testing.T) {
 	for _, d := range readDashboards(t) {
 		for _, p := range d.panels {
 			if p.get("interval") != nil {
@@ -242,23 +247,27 @@ func TestRatePanelsReachNow(t *testing.T) {
 			for _, tg := range p.targets() {
 				if rateRE.MatchString(tg.expr) {
 					uses = true
-					if strings.Count(tg.expr, "[$rate_window]") != len(rateRE.FindAllString(tg.expr, -1)) {
-						t.Errorf("%s: a rate not over [$rate_window]: %s", p, tg.expr)
+					if strings.Count(tg.expr, "[$window]") != len(rateRE.FindAllString(tg.expr, -1)) {
+						t.Errorf("%s: a rate not over [$window]: %s", p, tg.expr)
 					}
 				}
 			}
-			if uses && !strings.Contains(p.str("description"), "rate window") {
-				t.Errorf("%s: its description does not explain the rate window", p)
+			if uses && !strings.Contains(p.str("description"), "Window ($window)") {
+				t.Errorf("%s: its description does not explain the window", p)
 			}
 		}
+		found := false
 		for _, v := range dig(d.d, "templating", "list").([]any) {
-			if dig(v, "name") != "rate_window" {
+			if dig(v, "name") != "window" {
 				continue
 			}
-			def, _ := dig(v, "current", "value").(string)
-			if minutes, err := strconv.Atoi(strings.TrimSuffix(def, "m")); err != nil || minutes < 15 {
-				t.Errorf("%s: rate_window defaults to %q, want at least 15m (three 5m polls)", d.file, def)
+			found = true
+			if dig(v, "type") != "interval" || dig(v, "auto") != true || dig(v, "auto_min") != "1h" || dig(v, "current", "text") != "auto" {
+				t.Errorf("%s: the window variable is not an interval, auto by default, at least 1h: %v", d.file, v)
 			}
+		}
+		if !found {
+			t.Errorf("%s: no window variable", d.file)
 		}
 	}
 }
@@ -288,7 +297,54 @@ func TestWindowedCountsAreExact(t *testing.T) {
 			if strings.Contains(tg.expr, "$__range") && strings.Contains(tg.expr, "increase(") {
 				t.Errorf("%s: increase() over $__range is not the report's count: %s", p, tg.expr)
 			}
+			// A restart in the window leaves the counter below its peak: the peak
+			// counts what came before it.
+			if strings.Contains(tg.expr, "offset $__range") && !strings.Contains(tg.expr, "max_over_time(") {
+				t.Errorf("%s: a difference over $__range that a counter's restart breaks: %s", p, tg.expr)
+			}
 		}
+	}
+}
+
+// A breakdown by channel does not hide the total: channels are lines, not stacked
+// and not filled, and the total is a wider line.
+func TestChannelBreakdownKeepsTheTotal(t *testing.T) {
+	checked := 0
+	for _, p := range allPanels(t) {
+		perChannel, total := false, false
+		for _, tg := range p.targets() {
+			perChannel = perChannel || tg.legend == "{{channel}}"
+			total = total || strings.HasPrefix(tg.legend, "Total")
+		}
+		if !perChannel {
+			continue
+		}
+		checked++
+		if !total {
+			t.Errorf("%s: channels without their total", p)
+		}
+		if mode := p.str("fieldConfig", "defaults", "custom", "stacking", "mode"); mode != "none" {
+			t.Errorf("%s: channels stacked (%s) over the total", p, mode)
+		}
+		if fill, _ := p.get("fieldConfig", "defaults", "custom", "fillOpacity").(float64); fill != 0 {
+			t.Errorf("%s: lines filled (%v), which hides what is under them", p, fill)
+		}
+		wide := false
+		overrides, _ := p.get("fieldConfig", "overrides").([]any)
+		for _, o := range overrides {
+			if strings.HasPrefix(dig(o, "matcher", "options").(string), "Total") {
+				props, _ := dig(o, "properties").([]any)
+				for _, prop := range props {
+					wide = wide || dig(prop, "id") == "custom.lineWidth"
+				}
+			}
+		}
+		if !wide {
+			t.Errorf("%s: the total is not wider than the channels' lines", p)
+		}
+	}
+	if checked == 0 {
+		t.Error("no panel breaks a quantity down by channel")
 	}
 }
 

@@ -46,7 +46,8 @@ var grafanaVariables = map[string]string{
 
 // emptyInDemo names the panels that have no data in demo mode, and why.
 var emptyInDemo = map[string]string{
-	"Chats and handle time per agent": "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
+	"Chats and handle time per agent":  "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
+	"Last day re-read, per the report": "no day is re-read before the first reconcile.after past midnight, and until then the panel shows no number",
 }
 
 // mayBeEmptyInDemo names the panels that list only what happened, which the demo
@@ -78,8 +79,8 @@ func promInstalls(t *testing.T) []promInstall {
 	seen := map[string]bool{}
 	for _, dir := range filepath.SplitList(dirs) {
 		server, tool := filepath.Join(dir, "prometheus"), filepath.Join(dir, "promtool")
-		_, errServer := os.Stat(server) //nolint:gosec // G703: the tester names the directories to test with
-		_, errTool := os.Stat(tool)     //nolint:gosec // G703: as above
+		_, errServer := os.Stat(server)
+		_, errTool := os.Stat(tool)
 		if errServer != nil || errTool != nil {
 			if explicit {
 				t.Fatalf("%s names %s, which does not hold both prometheus and promtool", promInstallsEnv, dir)
@@ -310,7 +311,7 @@ func substitute(expr string, vars map[string]string) (string, error) {
 }
 
 // withDashboardDefaults returns vars with the default of each of the dashboards'
-// custom variables that vars does not set.
+// custom variables that vars does not set, and the Window on auto for vars' range.
 func withDashboardDefaults(t *testing.T, vars map[string]string) map[string]string {
 	t.Helper()
 	out := maps.Clone(vars)
@@ -323,6 +324,13 @@ func withDashboardDefaults(t *testing.T, vars map[string]string) map[string]stri
 				out[name] = def
 			}
 		}
+	}
+	if _, set := out["window"]; !set {
+		r, err := time.ParseDuration(out["__range"])
+		if err != nil {
+			t.Fatalf("__range %q: %v", out["__range"], err)
+		}
+		out["window"] = autoWindow(t, r)
 	}
 	return out
 }
@@ -359,6 +367,7 @@ func loadDashboards(t *testing.T) (queries []panelQuery, variableQueries map[str
 var metricNameRE = regexp.MustCompile(`\bwolkvox_\w+`)
 
 func TestEndToEndWithPrometheus(t *testing.T) {
+	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	clock, err := time.Parse(time.RFC3339, *e2eClock)
 	if err != nil {
 		t.Fatalf("-e2e.clock: %v", err)
@@ -509,6 +518,7 @@ scrape_configs:
 	for _, c := range pending {
 		t.Errorf("%s: %s\n  expr: %s", c.panelQuery, c.problem, c.expr)
 	}
+	linesReachNow(t, api)
 	// Every metric a query names must exist, even where a fallback would hide it.
 	for _, q := range queries {
 		if _, mayBeEmpty := emptyInDemo[q.panel]; mayBeEmpty {
@@ -560,6 +570,42 @@ scrape_configs:
 	} {
 		if !used[m] {
 			t.Errorf("no dashboard panel shows %s", m)
+		}
+	}
+}
+
+// linesReachNow checks each chart at "Last 1 hour", as Grafana draws it at 1600 px:
+// its last point is within two steps of now.
+func linesReachNow(t *testing.T, api promAPI) {
+	t.Helper()
+	const r = time.Hour
+	vars := rangeVariables(t, r)
+	for _, q := range chartQueries(t) {
+		if _, empty := emptyInDemo[q.panel]; empty {
+			continue
+		}
+		if _, quiet := mayBeEmptyInDemo[q.panel]; quiet {
+			continue
+		}
+		expr, err := substitute(q.expr, vars)
+		if err != nil {
+			t.Fatalf("%s: %v", q.panelQuery, err)
+		}
+		step, now := panelStep(q.columns, r), time.Now()
+		lines, err := api.lines(expr, now.Add(-r), now, step)
+		if err != nil {
+			t.Errorf("%s at 1h: %v", q.panelQuery, err)
+			continue
+		}
+		var last time.Time
+		for _, l := range lines {
+			if l.last.After(last) {
+				last = l.last
+			}
+		}
+		if now.Sub(last) > 2*step {
+			t.Errorf("%s at 1h: the last point is at %s, %s before now, more than two steps of %s", q.panelQuery,
+				last.Format(time.TimeOnly), now.Sub(last).Round(time.Second), step)
 		}
 	}
 }

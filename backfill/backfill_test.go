@@ -285,7 +285,7 @@ func TestBackfillCutsADayAKillLeftInTheText(t *testing.T) {
 	}
 	twice := strings.TrimSuffix(string(data), "# EOF\n")
 	twice += twice[strings.LastIndex(twice, "# HELP wolkvox_chats "):]
-	if err := os.WriteFile(o.Output, []byte(twice), 0o600); err != nil { //nolint:gosec // G703: the test's temporary file
+	if err := os.WriteFile(o.Output, []byte(twice), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err := backfill.Run(context.Background(), o); err != nil || sum.Calls != 0 {
@@ -317,7 +317,7 @@ func TestBackfillRemovesBlocksAKillLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The kill: day 2's block is in place, the progress still says day 1.
-	if err := os.WriteFile(progress, afterDay1, 0o600); err != nil { //nolint:gosec // G703: the test's temporary directory
+	if err := os.WriteFile(progress, afterDay1, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(o.Output, "01KB2ZQ4TN5RPSB5N9S5J9Q9QB.tmp-for-creation"), 0o700); err != nil {

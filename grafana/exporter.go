@@ -1,0 +1,128 @@
+package grafana
+
+import (
+	"fmt"
+
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/gauge"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+)
+
+// The operators' dashboard: API health, call budget, latency, data quality, state
+// and the daily re-read.
+
+// upOrDown colours a 0-or-1 stat: red at 0, green at 1.
+var upOrDown = []threshold{{"red", 0}, {"green", 1}}
+
+// alarmAtOne colours a count red from 1 on.
+var alarmAtOne = []threshold{{"text", 0}, {"red", 1}}
+
+func exporterDashboard() *dashboard.DashboardBuilder {
+	return base("wolkvox-exporter", "Wolkvox exporter",
+		"Operator view of wolkvox_exporter: API health, call budget, latency, data quality, state and the daily re-read.").
+		Tags([]string{"wolkvox", "exporter"}).
+		WithVariable(datasourceVariable()).
+		WithVariable(operationVariable("wolkvox_up")).
+		WithVariable(windowVariable()).
+		WithPanel(statPanel("API up", "Whether the last chat_1 call of each operation succeeded (wolkvox_up).", 6, 4, unitCount, 0, upOrDown,
+			target{op("wolkvox_up"), "{{operation}}"}).ColorMode(common.BigValueColorModeBackground)).
+		WithPanel(statPanel("API: since last success", "Time since each operation's last successful chat_1 call. The exporter calls the API only while Prometheus scrapes it, at most every min_interval.",
+			6, 4, unitDuration, 0, []threshold{{"green", 0}, {"orange", 900}, {"red", 3600}},
+			target{"time() - " + op("wolkvox_last_success_timestamp_seconds"), "{{operation}}"})).
+		WithPanel(statPanel("API calls today", sentences("chat_1 calls made today, beside the daily quota the exporter keeps to.", todayText, exactText),
+			6, 4, unitCount, 0, plain,
+			target{sumBy(exact(op("wolkvox_api_requests_total")), "operation"), "{{operation}} calls"},
+			target{"max by (operation) (" + op("wolkvox_api_daily_quota") + ")", "{{operation}} quota"}).
+			TextMode(common.BigValueTextModeValueAndName).TimeFrom("now/d").HideTimeOverride(false)).
+		WithPanel(quotaGauge()).
+		WithPanel(statPanel("Configured min_interval", "Least time between two chat_1 calls of each operation (min_interval).",
+			6, 4, unitDuration, 0, plain, target{op("wolkvox_query_min_interval_seconds"), "{{operation}}"})).
+		WithPanel(todayCount("Truncated today", "Answers cut at the 60,000-record cap today; the exporter reads their windows again in halves.",
+			plain, "wolkvox_api_truncated_responses_total", unitCount)).
+		WithPanel(statPanel("Config reload", "Whether the last reload of the exporter's configuration succeeded; a failed one leaves the last good configuration in force.",
+			6, 4, unitCount, 0, upOrDown, target{"wolkvox_exporter_config_last_reload_successful", "{{instance}}"}).ColorMode(common.BigValueColorModeBackground)).
+		WithPanel(statPanel("Config: since reload", "Time since the exporter last loaded its configuration successfully.",
+			6, 4, unitDuration, 0, plain, target{"time() - wolkvox_exporter_config_last_reload_success_timestamp_seconds", "{{instance}}"})).
+		WithPanel(colorsByRegexp(lines("API calls per hour, by result", sentences(
+			"chat_1 calls per hour by result, not stacked; results with no call in the window are not drawn.", windowText), 12, unitPerHour,
+			target{perHour(op("wolkvox_api_requests_total"), "operation", "result") + " > 0", "{{operation}} · {{result}}"}), resultColors)).
+		WithPanel(lines("API request latency p50 / p90 / p99", sentences("Duration of chat_1 calls, in seconds.", windowText), 12, unitSeconds,
+			target{latency(0.5), "p50 {{operation}}"}, target{latency(0.9), "p90 {{operation}}"}, target{latency(0.99), "p99 {{operation}}"})).
+		WithPanel(lines("Records per answer", "Records in each operation's last successful answer; 60,000 is the API's cap.", 12, unitCount,
+			target{op("wolkvox_last_query_records"), "{{operation}}"})).
+		WithPanel(barList("Skipped records by reason", sentences(
+			"Records skipped today, by reason: elements that are not records, records without conn_id, and single fields left out for an empty or invalid value. Reasons with none are not listed.",
+			todayText, exactText), common.BarGaugeNamePlacementLeft, []threshold{{"text", 0}, {"orange", 1}},
+			target{"sort_desc(" + sumBy(exact(op("wolkvox_records_skipped_total")), "reason") + " > 0)", "{{reason}}"}).
+			NoValue("none skipped").TimeFrom("now/d").HideTimeOverride(false)).
+		WithPanel(lines("Tracked chats (dedupe memory)", "Chat ids the exporter remembers so that overlapping windows count a chat once.", 12, unitCount,
+			target{op("wolkvox_tracked_chats"), "{{operation}}"})).
+		WithPanel(lines("API: age of last success", "Time since each operation's last successful chat_1 call; it climbs between polls and falls back at each success.",
+			12, unitDuration, target{"time() - " + op("wolkvox_last_success_timestamp_seconds"), "{{operation}}"})).
+		WithPanel(todayCount("Cut at 1 minute", "Answers cut at the record cap even for the shortest window the exporter splits to (one minute) today: chats beyond the cap in that minute are missing.",
+			alarmAtOne, "wolkvox_query_truncated_total", unitCount)).
+		WithPanel(todayCount("History skipped", "Time of history skipped today after gaps longer than max_catchup: chats closed then are not counted.",
+			alarmAtOne, "wolkvox_query_skipped_seconds_total", unitDuration)).
+		WithPanel(todayCount("Save failures", "Failed saves of the state file today (--storage.path); counts wait until a save succeeds.",
+			alarmAtOne, "wolkvox_storage_write_failures_total", unitCount)).
+		WithPanel(statPanel("API backoff left", "Time left before the exporter calls the API again after a refused or failed call.",
+			6, 4, unitDuration, 0, plain, target{"clamp_min(" + op("wolkvox_api_backoff_until_timestamp_seconds") + " - time(), 0)", "{{operation}}"})).
+		WithPanel(statPanel("Daily re-read age", "Time since each operation's last completed daily re-read (or since counting began); it should stay under a day plus reconcile.after.",
+			6, 5, unitDuration, 0, []threshold{{"green", 0}, {"red", 108000}},
+			target{"time() - max by (operation) (" + op("wolkvox_reconcile_last_success_timestamp_seconds") + ")", "{{operation}}"})).
+		WithPanel(colorsByRegexp(lines("Daily re-read: chats found late and extra",
+			"Chats of the last re-read day that reached the counters only with the re-read (listed late), and chats counted live that the report no longer lists (extra), in the last day.",
+			18, unitCount,
+			target{"max by (operation) (" + op("wolkvox_reconcile_day_missed_chats") + ")", "{{operation}} found late"},
+			target{"sum by (operation) ((" + op("wolkvox_reconcile_extra_chats_total") + " - " + op("wolkvox_reconcile_extra_chats_total") + " offset 1d) >= 0 or " +
+				op("wolkvox_reconcile_extra_chats_total") + ")", "{{operation}} extra, last day"}).Height(5),
+			colored{{"found late", "orange"}, {"extra, last day", "red"}})).
+		WithPanel(versionTable())
+}
+
+// todayCount is a stat of what a counter of each operation counted today, exactly.
+func todayCount(title, description string, colors []threshold, metric, unit string) *stat.PanelBuilder {
+	return statPanel(title, sentences(description, todayText, exactText), 6, 4, unit, 0, colors,
+		target{sumBy(exact(op(metric)), "operation"), "{{operation}}"}).TimeFrom("now/d").HideTimeOverride(false)
+}
+
+// latency is a quantile of the API calls' duration over the window.
+func latency(q float64) string {
+	return fmt.Sprintf("histogram_quantile(%g, %s)", q, sumBy(rate(op("wolkvox_api_request_duration_seconds_bucket")), "le", "operation"))
+}
+
+// colorsByRegexp fixes the colour of each series whose name ends with a name.
+func colorsByRegexp(p *timeseries.PanelBuilder, colors colored) *timeseries.PanelBuilder {
+	for _, c := range colors {
+		p = p.OverrideByRegexp(".* · "+c.name+"|.* "+c.name, fixedColor(c.color))
+	}
+	return p
+}
+
+// quotaGauge is the share of each operation's daily quota spent today.
+func quotaGauge() *gauge.PanelBuilder {
+	calls := sumBy(exact(op("wolkvox_api_requests_total")), "operation")
+	return gauge.NewPanelBuilder().Title("Quota used today").
+		Description(sentences("Share of each operation's daily_quota spent today (calls made today over the quota).", todayText, exactText)).
+		Datasource(datasource).Span(6).Height(4).Unit(unitShare).Decimals(0).Min(0).Max(1).
+		Thresholds(thresholds(threshold{"green", 0}, threshold{"orange", 0.8}, threshold{"red", 0.95})).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ShowThresholdMarkers(true).ShowThresholdLabels(false).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)).
+		Targets(queries(true, []target{{calls + " / on (operation) max by (operation) (" + op("wolkvox_api_daily_quota") + ")", "{{operation}}"}})).
+		TimeFrom("now/d").HideTimeOverride(false)
+}
+
+// versionTable lists each exporter's version, revision and Go.
+func versionTable() *table.PanelBuilder {
+	return tablePanel("Exporter version", "Version, revision and Go version of each exporter instance.", 4,
+		target{"max by (instance, version, revision, goversion) (wolkvox_exporter_build_info)", "__auto"}).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+			"excludeByName": map[string]any{"Time": true, "Value": true},
+			"indexByName":   map[string]any{"instance": 0, "version": 1, "revision": 2, "goversion": 3},
+			"renameByName":  map[string]any{"instance": "Instance", "version": "Version", "revision": "Revision", "goversion": "Go"},
+		}})
+}
