@@ -30,24 +30,25 @@ func (u until) ChatsClosedBetween(from, to time.Time) []simulator.Chat {
 	return u.src.ChatsClosedBetween(from, to)
 }
 
-// The day of installation, as the README tells a new user to fill it: the exporter
-// runs, scraped by Prometheus, and the backfill with its --storage.path writes the
-// day up to where live counting began; the blocks, moved into the running
-// Prometheus's data directory, are loaded by it. History up to the live start plus
-// live counting then equal the day's chats, each counted once.
+// The day of installation, as the README tells a new user to fill it: before the
+// exporter's first start, the backfill with its --storage.path writes the day up to
+// where live counting will begin and leaves the state it goes on from; the blocks,
+// moved into the running Prometheus's data directory, are loaded by it; then the
+// exporter starts and is scraped. Its counters go on from the history's values, with
+// no restart, so that history plus live counting equal the day's chats, each counted
+// once, and the supervisors' "Chats today" shows them.
 func TestBackfillInstallDay(t *testing.T) {
+	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
-	// Office-hours traffic from now, which stops 20 s after the exporter starts.
+	// Office-hours traffic from now, which stops 20 s after the backfill: live
+	// counting then reads the last chat within its first calls, and the day's truth
+	// is fixed.
 	traffic := until{officeTraffic(31, 240), time.Now().Add(20 * time.Second)}
 	sim := httptest.NewServer(simulator.NewServer(traffic, simulator.Options{Token: e2eToken}))
 	t.Cleanup(sim.Close) // after the subtests, which run in parallel
 	dir, cfgPath := writeOperationConfig(t, sim.URL, "")
 	storage := filepath.Join(dir, "state")
-	e := startExporter(t, "--config.file="+cfgPath, "--storage.path="+storage)
-	instance := strings.TrimPrefix(e.url, "http://")
-	e.get(t, "/metrics") // the first call: live counting begins
-	since := countingSince(t, filepath.Join(storage, "main.json"))
-	dayStart := localDay(since)
+	instance := freePort(t)
 
 	type server struct {
 		api  promAPI
@@ -63,11 +64,13 @@ func TestBackfillInstallDay(t *testing.T) {
 		servers[p.version] = server{api, data}
 	}
 
+	today := localDay(time.Now()).Format(time.DateOnly)
 	history := filepath.Join(dir, "history")
 	out := runBackfill(t, "--config.file="+cfgPath, "--storage.path="+storage, "--operation=main",
-		"--from="+dayStart.Format(time.DateOnly), "--to="+dayStart.Format(time.DateOnly), "--output="+history,
-		"--label=job=wolkvox", "--label=instance="+instance)
-	if want := "the history ends at " + since.Format(time.RFC3339) + ", where live counting began"; !strings.Contains(out, want) {
+		"--from="+today, "--to="+today, "--output="+history, "--label=job=wolkvox", "--label=instance="+instance)
+	since := countingSince(t, filepath.Join(storage, "main.json"))
+	dayStart := localDay(since)
+	if want := "the history ends at " + since.Format(time.RFC3339) + ", where live counting will begin"; !strings.Contains(out, want) {
 		t.Errorf("the backfill does not say %q:\n%s", want, out)
 	}
 	historyChats := float64(len(traffic.ChatsClosedBetween(dayStart, since.Add(-time.Nanosecond))))
@@ -75,36 +78,56 @@ func TestBackfillInstallDay(t *testing.T) {
 	if historyChats == 0 || dayChats == historyChats {
 		t.Fatalf("%v chats before live counting began and %v in the day: the test needs both parts", historyChats, dayChats)
 	}
+	for _, p := range installs {
+		moving := filepath.Join(t.TempDir(), "moving")
+		copyBlocks(t, history, moving)
+		moveBlocks(t, moving, servers[p.version].data)
+	}
+	startExporter(t, "--web.listen-address="+instance, "--config.file="+cfgPath, "--storage.path="+storage)
 
 	for _, p := range installs {
 		t.Run("prometheus-"+p.version, func(t *testing.T) {
 			t.Parallel() // each waits for its server's block reload, once a minute
 			s := servers[p.version]
-			moving := filepath.Join(t.TempDir(), "moving")
-			copyBlocks(t, history, moving)
-			moveBlocks(t, moving, s.data)
 			selector := fmt.Sprintf(`{operation="main",job="wolkvox",instance=%q}`, instance)
-			// The history's total where live counting began, once Prometheus has
-			// loaded the blocks (its block reload runs every minute), and live
-			// counting's total once it has read past the last chat.
+			// At one time, to the second as queries take it: the history's total where
+			// live counting began, once Prometheus has loaded the blocks (its block
+			// reload runs every minute), and the exporter's, which goes on from it,
+			// once it has read past the last chat.
 			deadline := time.Now().Add(3 * time.Minute)
-			var before, live float64
+			var at time.Time
+			var before, now float64
 			for {
+				at = time.Now().Truncate(time.Second)
 				before = sumAt(t, s.api, `wolkvox_chats_total`+selector, since)
-				live = s.api.scalarOf(`sum(wolkvox_chats_total` + selector + `)`)
-				if before+live > dayChats {
-					t.Fatalf("%v chats before live counting plus %v live, more than the day's %v: a chat counted twice", before, live, dayChats)
+				now = sumAt(t, s.api, `wolkvox_chats_total`+selector, at)
+				if now > dayChats {
+					t.Fatalf("the exporter counts %v chats, more than the day's %v: a chat counted twice", now, dayChats)
 				}
-				if before == historyChats && before+live == dayChats {
+				if before == historyChats && now == dayChats {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("after 3 minutes: %v chats before live counting began (the API has %v), %v live; the day has %v",
-						before, historyChats, live, dayChats)
+					t.Fatalf("after 3 minutes: %v chats where live counting began (the API has %v), %v now; the day has %v",
+						before, historyChats, now, dayChats)
 				}
 				time.Sleep(time.Second) // polling Prometheus, whose block reload and scrapes run on their own clock
 			}
-			t.Logf("history %v + live %v = the day's %v chats", before, live, dayChats)
+			day := promDuration(at.Sub(dayStart))
+			if resets := sumAt(t, s.api, fmt.Sprintf("resets(wolkvox_chats_total%s[%s])", selector, day), at); resets != 0 {
+				t.Errorf("%v counter restarts today: where history ends, live counting must go on from its values", resets)
+			}
+			// The supervisors' "Chats today", at the same time.
+			vars := withDashboardDefaults(t, grafanaVariables)
+			vars["__range"] = day
+			expr, err := substitute(panelExpr(t, "Chats today"), vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sumAt(t, s.api, expr, at); got != dayChats {
+				t.Errorf("Chats today shows %v, the day has %v (%v before live counting began)", got, dayChats, before)
+			}
+			t.Logf("history %v, then the exporter's counters from there: %v, the day's chats", before, now)
 		})
 	}
 }
@@ -166,4 +189,16 @@ func moveBlocks(t *testing.T, from, data string) {
 	if moved == 0 {
 		t.Fatal("no block to move")
 	}
+}
+
+// panelExpr is the first query of the panel titled title.
+func panelExpr(t *testing.T, title string) string {
+	t.Helper()
+	for _, p := range allPanels(t) {
+		if p.str("title") == title {
+			return p.targets()[0].expr
+		}
+	}
+	t.Fatalf("no panel %q", title)
+	return ""
 }

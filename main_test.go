@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,7 +123,10 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)|^\{"addre
 func startExporter(t *testing.T, args ...string) *exporter {
 	t.Helper()
 	logs := &lockedBuffer{}
-	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--web.listen-address=") }) {
+		args = append([]string{"--web.listen-address=127.0.0.1:0"}, args...)
+	}
+	cmd := exec.CommandContext(t.Context(), exporterBin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strings"
@@ -68,6 +69,9 @@ type run struct {
 	loc      *time.Location
 	end      time.Time // where the history ends
 	endsLive bool      // where live counting began
+	// seeds: live counting has not begun, and will go on from where the history
+	// ends, from its counts (Store.Seed).
+	seeds    bool
 	maxCalls int
 	out      output
 	progress *progress
@@ -161,6 +165,9 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 		return end, nil
 	}
 	since, err := poller.OpenStorage(o.StoragePath).CountingSince(o.Operation)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r.seedEnd(end), nil
+	}
 	if err != nil {
 		return end, fmt.Errorf("--storage.path: %w", err)
 	}
@@ -172,10 +179,29 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 	return earlierOf(since, end), nil
 }
 
+// seedEnd is where the history of days up to end ends when live counting has not
+// begun: at end, or where live polling would begin now (overlap before now, where
+// chats may still be listed late). Live counting then goes on from there, with the
+// history's counts, if the exporter may still read on from there (max_catchup).
+func (r *run) seedEnd(end time.Time) time.Time {
+	op := r.o.Operation
+	now := r.o.Now().Truncate(time.Second)
+	end = earlierOf(end, now.Add(-time.Duration(op.Overlap)))
+	r.seeds = !end.Before(now.Add(-time.Duration(op.MaxCatchup)))
+	if !r.seeds {
+		fmt.Fprintf(r.o.Out, "note: live counting has not begun, and this history ends more than max_catchup (%s) before now: the exporter will count from its first start, from zero. To have it go on from the history's counts, backfill up to today before its first start.\n",
+			op.MaxCatchup)
+	}
+	return end
+}
+
 // endText says where the history ends.
 func (r *run) endText() string {
 	if r.endsLive {
-		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began: history and live counting count each chat once"
+		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began: history and live counting count each chat once, and the live counters restart from zero there (README: If the exporter already ran)"
+	}
+	if r.seeds {
+		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting will begin: the exporter's first start with this --storage.path goes on from the history's counts, each chat counted once"
 	}
 	return r.end.In(r.loc).Format(time.RFC3339) + ", the end of " + r.o.To
 }
@@ -260,6 +286,10 @@ func (r *run) readAll(ctx context.Context, next time.Time) error {
 	}
 	fmt.Fprintf(o.Out, "wrote %d day(s), %d chats (%d placed at their day's end: close time unknown or outside the day), %d call(s), in %s, to %s; the history ends at %s\n",
 		r.sum.Days, r.sum.Chats, r.sum.AtDayEnd, r.sum.Calls, time.Since(begun).Round(time.Second), o.Output, r.endText())
+	if r.seeds {
+		fmt.Fprintf(o.Out, "live counting goes on from the history: %s holds its state; start the exporter with --storage.path=%s within max_catchup (%s)\n",
+			o.StoragePath, o.StoragePath, o.Operation.MaxCatchup)
+	}
 	fmt.Fprintln(o.Out, r.out.next())
 	return nil
 }
@@ -275,6 +305,13 @@ func (r *run) writeDays(read []*history.Day, bounds []time.Time, calls int, cloc
 		r.progress.Next = dayEnd.In(r.loc).Format(time.DateOnly)
 		if err := r.out.written(r.progress); err != nil {
 			return most, err
+		}
+		// Before the progress: a run stopped in between reads the day again, up to
+		// where the seeded state says live counting began.
+		if r.seeds && !dayEnd.Before(r.end) {
+			if err := poller.OpenStorage(r.o.StoragePath).Seed(r.o.Operation, r.o.Histograms, r.history.Counts(), r.end, r.o.Now()); err != nil {
+				return most, fmt.Errorf("--storage.path: the state live counting goes on from: %w", err)
+			}
 		}
 		if err := saveProgress(r.out, r.progress, r.history); err != nil {
 			return most, err

@@ -3,6 +3,7 @@ package backfill_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -372,6 +373,78 @@ func TestBackfillJoinsLiveCounting(t *testing.T) {
 			}
 			if _, ok := at[firstDay.AddDate(0, 0, 3).Unix()]; ok {
 				t.Error("the history goes past where live counting began")
+			}
+		})
+	}
+}
+
+// Before live counting has begun, with its --storage.path: a history up to today
+// ends overlap before now, and one that ends within max_catchup leaves the state
+// live counting goes on from, with the cursor where the history ends. An older
+// history, or a dry run, leaves none; without --storage.path, today is refused.
+func TestBackfillBeforeLiveCountingBegins(t *testing.T) {
+	now := firstDay.AddDate(0, 0, 2).Add(14*time.Hour + 30*time.Minute)
+	for _, tc := range []struct {
+		name     string
+		to       time.Time
+		storage  bool
+		dryRun   bool
+		wantEnd  time.Time // zero: refused
+		wantSeed bool
+		wantOut  string
+	}{
+		{"up to today", now, true, false, now.Add(-10 * time.Minute), true, "where live counting will begin"},
+		{"up to yesterday, within max_catchup", now.AddDate(0, 0, -1), true, false, firstDay.AddDate(0, 0, 2), true, "where live counting will begin"},
+		{"older than max_catchup", firstDay, true, false, firstDay.AddDate(0, 0, 1), false, "the exporter will count from its first start, from zero"},
+		{"dry run", now, true, true, time.Time{}, false, "dry run"},
+		{"today without --storage.path", now, false, false, time.Time{}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			traffic := simulator.NewTraffic(5, 120)
+			_, o := setup(t, traffic, simulator.Options{}, 1, "    overlap: 10m\n    max_catchup: 24h\n")
+			var out strings.Builder
+			o.Out, o.DryRun, o.To, o.Now = &out, tc.dryRun, tc.to.Format(time.DateOnly), func() time.Time { return now }
+			if tc.storage {
+				o.StoragePath = filepath.Join(t.TempDir(), "state")
+			}
+			_, err := backfill.Run(context.Background(), o)
+			switch {
+			case tc.name == "today without --storage.path":
+				if err == nil || !strings.Contains(err.Error(), "is not over yet") {
+					t.Fatalf("err %v, want today refused", err)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Errorf("the output does not say %q:\n%s", tc.wantOut, out.String())
+			}
+			state, err := os.ReadFile(filepath.Join(o.StoragePath, "main.json"))
+			if seeded := err == nil; seeded != tc.wantSeed {
+				t.Fatalf("state written: %v, want %v (%v)", seeded, tc.wantSeed, err)
+			}
+			if tc.dryRun {
+				return
+			}
+			at := chatsAt(t, o)
+			want := float64(len(traffic.ChatsClosedBetween(firstDay, tc.wantEnd.Add(-time.Nanosecond))))
+			if got := at[tc.wantEnd.Unix()]; got != want {
+				t.Errorf("%v chats where the history ends, at %s (%v); the API has %v", got, tc.wantEnd, at, want)
+			}
+			if !tc.wantSeed {
+				return
+			}
+			var f struct {
+				Cursor        int64                      `json:"cursor"`
+				CountingSince int64                      `json:"counting_since"`
+				Series        map[string]json.RawMessage `json:"series"`
+			}
+			if err := json.Unmarshal(state, &f); err != nil {
+				t.Fatal(err)
+			}
+			if f.Cursor != tc.wantEnd.Unix() || f.CountingSince != tc.wantEnd.Unix() || len(f.Series["chats"]) < 10 {
+				t.Errorf("the state's cursor %d, counting_since %d, want %d, with the history's counts:\n%s", f.Cursor, f.CountingSince, tc.wantEnd.Unix(), state)
 			}
 		})
 	}

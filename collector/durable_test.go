@@ -12,9 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/history"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/blocktest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
 // distinctServed counts the distinct conn_ids the upstream has served.
@@ -526,5 +534,77 @@ func TestStateWithoutTimedOutDuration(t *testing.T) {
 	}
 	if got := durations("true"); got != 0 {
 		t.Errorf("durations of timed-out chats %v, want none from an old state", got)
+	}
+}
+
+// A history backfilled up to today before the exporter's first start, with its
+// --storage.path, is where live counting goes on from: each series starts at the
+// value the history ends with, so Prometheus sees no restart where the two join,
+// and each chat of the day counts once.
+func TestLiveCountingGoesOnFromTheHistory(t *testing.T) {
+	traffic := simulator.NewTraffic(7, 300)
+	sim := simulator.NewServer(traffic, simulator.Options{})
+	storage := t.TempDir()
+	h := newHarness(t, sim, baseConfig, collector.WithStorage(storage), collector.WithNewSeriesHold(0))
+	cfg, err := config.Parse(fmt.Appendf(nil, baseConfig, h.url), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := startTime.In(bogota).Format(time.DateOnly)
+	dayStart, _ := wolkvox.Day(startTime, bogota)
+	var out strings.Builder
+	o := backfill.Options{
+		Operation: cfg.Operations[0], Histograms: cfg.Histograms, From: day, To: day,
+		Output: filepath.Join(t.TempDir(), "history"), Step: time.Minute, StoragePath: storage,
+		Labels: []history.Label{{Name: "job", Value: "wolkvox"}, {Name: "instance", Value: "exporter:19655"}},
+		Now:    h.clock.Now, Out: &out,
+	}
+	if _, err := backfill.Run(t.Context(), o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	end := startTime.Add(-10 * time.Minute) // overlap before now: where live polling would begin
+	if want := "the history ends at " + end.In(bogota).Format(time.RFC3339) + ", where live counting will begin"; !strings.Contains(out.String(), want) {
+		t.Fatalf("the backfill does not say %q:\n%s", want, out.String())
+	}
+
+	h.restart() // the exporter's first start
+	historyEnds := map[string]float64{}
+	for _, s := range blocktest.Read(t, o.Output) {
+		key := s.Labels.Get(model.MetricNameLabel)
+		s.Labels.Range(func(l labels.Label) {
+			if l.Name != model.MetricNameLabel && l.Name != "job" && l.Name != "instance" {
+				key += "," + l.Name + "=" + l.Value
+			}
+		})
+		if last := s.Points[len(s.Points)-1]; strings.HasPrefix(key, "wolkvox_chats_total,") && last.T == end.UnixMilli() {
+			historyEnds[key] = last.V
+		}
+	}
+	before := h.counters()
+	if len(historyEnds) == 0 {
+		t.Fatal("the history has no chat series")
+	}
+	for key, v := range historyEnds {
+		if before[key] != v {
+			t.Errorf("%s: the history ends at %v, live counting starts at %v", key, v, before[key])
+		}
+	}
+	for range 6 {
+		h.refresh()
+		h.clock.Advance(5 * time.Minute)
+	}
+	h.refresh()
+	for key, v := range before {
+		if got := h.counters()[key]; got < v {
+			t.Errorf("%s went from %v down to %v: a restart", key, v, got)
+		}
+	}
+	closed := map[string]bool{}
+	for _, c := range traffic.ChatsClosedBetween(dayStart, h.clock.Now()) {
+		closed[c.ConnID] = true
+	}
+	inHistory := float64(len(traffic.ChatsClosedBetween(dayStart, end.Add(-time.Nanosecond))))
+	if got := h.sum("wolkvox_chats_total"); got != float64(len(closed)) || inHistory == 0 || inHistory == got {
+		t.Fatalf("counted %v chats, the day has %d, %v of them before live counting began", got, len(closed), inHistory)
 	}
 }

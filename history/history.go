@@ -236,6 +236,10 @@ func (d *Day) writeSeries(out dayOutput, f *tally.Family, k tally.Key, times []t
 	}
 }
 
+// Counts returns the counts at the end of the last day written: where live counting
+// that starts there goes on from.
+func (w *Writer) Counts() *tally.Tally { return w.base.Clone() }
+
 // progress is a Writer between runs: the counts at the end of the last day
 // written, so that a run can go on where the last stopped.
 type progress struct {

@@ -344,6 +344,27 @@ func (f *stateFile) restoreProgress(st *state) error {
 	return nil
 }
 
+// Seed writes the state that live counting of operation op starts from when a
+// history of it was written up to at, before the exporter's first start: the
+// history's counts, so that the counters go on from the values history ends with
+// (Prometheus sees no restart where the two join), and the cursor at at, so that each
+// chat is counted once. A state that exists is kept: live counting has begun.
+func (st *Store) Seed(op config.Operation, h config.Histograms, counts *tally.Tally, at, now time.Time) error {
+	if err := PrepareStorage(st.dir); err != nil {
+		return err
+	}
+	path := st.path(op.Name)
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s exists: live counting has begun, and goes on from its own counts", path)
+	}
+	s := &Settings{Config: op, Tally: tally.SettingsOf(op, h)}
+	seeded := newState(s)
+	seeded.tally = counts.Clone()
+	seeded.cursor, seeded.countingSince = at, at
+	seeded.committed = true // the history's series exist: a label set new to live counting is held
+	return st.save(s, seeded, now)
+}
+
 // CountingSince reads, from the state saved in the store, when live counting of
 // operation op began: the start of its first window. A history that ends there joins
 // live counting without counting a chat twice.
