@@ -380,8 +380,8 @@ func (r *run) read(ctx context.Context, span wolkvox.Span, budget int, each func
 		callCtx, cancel := context.WithTimeout(ctx, time.Duration(r.o.Operation.RequestTimeout))
 		ans, err := r.client.Chats(callCtx, w.From, w.To, each)
 		cancel()
-		if !errors.Is(err, wolkvox.ErrNotSent) {
-			calls++
+		if we, ok := errors.AsType[*wolkvox.Error](err); !errors.Is(err, wolkvox.ErrNotSent) && (!ok || we.Result.CostsQuota()) {
+			calls++ // a call the API saw: it cost quota
 		}
 		if err != nil {
 			return calls, err

@@ -25,7 +25,7 @@ var (
 	upDesc = newDesc("", "up",
 		"1 if the last chat_1 API call succeeded, 0 if it failed or none has ended yet.", op)
 	requestsDesc = newDesc("api", "requests_total",
-		"chat_1 API calls by result. Each call costs one call of the daily quota.", op, "result")
+		"chat_1 API calls by result. Each costs one call of the daily quota, but result=\"unreachable\": those were never sent.", op, "result")
 	requestDurationDesc = newDesc("api", "request_duration_seconds",
 		"Duration of chat_1 API calls.", op)
 	truncatedDesc = newDesc("api", "truncated_responses_total",

@@ -32,9 +32,9 @@ func exporterDashboard() *dashboard.DashboardBuilder {
 		WithPanel(statPanel("API: since last success", "Time since each operation's last successful chat_1 call. The exporter calls the API only while Prometheus scrapes it, at most every min_interval.",
 			6, 4, unitDuration, 0, []threshold{{"green", 0}, {"orange", 900}, {"red", 3600}},
 			target{"time() - " + op("wolkvox_last_success_timestamp_seconds"), "{{operation}}"})).
-		WithPanel(statPanel("API calls today", sentences("chat_1 calls made today, beside the daily quota the exporter keeps to.", todayText, exactText),
+		WithPanel(statPanel("API calls today", sentences("chat_1 calls made today that cost quota (all but those never sent, result unreachable), beside the daily quota the exporter keeps to.", todayText, exactText),
 			6, 4, unitCount, 0, plain,
-			target{sumBy(exact(op("wolkvox_api_requests_total")), "operation"), "{{operation}} calls"},
+			target{sumBy(exact(op("wolkvox_api_requests_total", quotaSpent)), "operation"), "{{operation}} calls"},
 			target{"max by (operation) (" + op("wolkvox_api_daily_quota") + ")", "{{operation}} quota"}).
 			TextMode(common.BigValueTextModeValueAndName).TimeFrom("now/d").HideTimeOverride(false)).
 		WithPanel(quotaGauge()).
@@ -102,9 +102,12 @@ func colorsByRegexp(p *timeseries.PanelBuilder, colors colored) *timeseries.Pane
 	return p
 }
 
+// quotaSpent selects the calls that cost quota: all but those never sent.
+const quotaSpent = `result!="unreachable"`
+
 // quotaGauge is the share of each operation's daily quota spent today.
 func quotaGauge() *gauge.PanelBuilder {
-	calls := sumBy(exact(op("wolkvox_api_requests_total")), "operation")
+	calls := sumBy(exact(op("wolkvox_api_requests_total", quotaSpent)), "operation")
 	return gauge.NewPanelBuilder().Title("Quota used today").
 		Description(sentences("Share of each operation's daily_quota spent today (calls made today over the quota).", todayText, exactText)).
 		Datasource(datasource).Span(6).Height(4).Unit(unitShare).Decimals(0).Min(0).Max(1).

@@ -153,7 +153,7 @@ var (
 	resultColors      = colored{
 		{"success", "green"}, {"empty", "blue"}, {"unauthorized", "red"}, {"quota_exceeded", "dark-red"},
 		{"concurrency_limited", "orange"}, {"http_error", "red"}, {"api_error", "semi-dark-red"},
-		{"timeout", "dark-orange"}, {"decode_error", "purple"},
+		{"timeout", "dark-orange"}, {"decode_error", "purple"}, {"unreachable", "#8e8e8e"},
 	}
 )
 

@@ -125,7 +125,7 @@ func failureBackoff(n int, minInterval, maxBackoff time.Duration) time.Duration 
 // backsOff tells whether a failed result delays the next call beyond min_interval.
 func backsOff(r wolkvox.Result) bool {
 	switch r {
-	case wolkvox.ResultTimeout, wolkvox.ResultHTTPError, wolkvox.ResultConcurrencyLimited,
+	case wolkvox.ResultTimeout, wolkvox.ResultHTTPError, wolkvox.ResultUnreachable, wolkvox.ResultConcurrencyLimited,
 		wolkvox.ResultAPIError, wolkvox.ResultDecodeError,
 		wolkvox.ResultUnauthorized: // a refused token stays refused until the config changes, and each call costs quota
 		return true

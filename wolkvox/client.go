@@ -8,18 +8,21 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 )
 
-// Result classifies the outcome of one API call. Every call costs one call of the
-// daily quota, whatever its result.
+// Result classifies the outcome of one API call. Every call that reached the API
+// costs one call of the daily quota, whatever its result; an unreachable one, whose
+// request was never sent, costs none.
 type Result string
 
 // The results of a call, as the result label of wolkvox_api_requests_total.
@@ -33,13 +36,19 @@ const (
 	ResultAPIError           Result = "api_error"
 	ResultTimeout            Result = "timeout"
 	ResultDecodeError        Result = "decode_error"
+	// ResultUnreachable: the request was never sent (no address for the host, no
+	// connection, no TLS handshake), so the API never saw it.
+	ResultUnreachable Result = "unreachable"
 )
 
 // Results lists every Result, so counters can start at zero.
 var Results = []Result{
 	ResultSuccess, ResultEmpty, ResultUnauthorized, ResultQuotaExceeded, ResultConcurrencyLimited,
-	ResultHTTPError, ResultAPIError, ResultTimeout, ResultDecodeError,
+	ResultHTTPError, ResultAPIError, ResultTimeout, ResultDecodeError, ResultUnreachable,
 }
+
+// CostsQuota tells whether a call with result r spent a call of the daily quota.
+func (r Result) CostsQuota() bool { return r != ResultUnreachable }
 
 // RecordCap is the most records one answer holds; an answer with that many was cut.
 const RecordCap = 60000
@@ -207,8 +216,16 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 		req.Header.Set("User-Agent", c.userAgent)
 	}
 
+	// Whether the request left: a call that failed before cost no quota.
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) { sent.Store(info.Err == nil) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if !sent.Load() {
+			return Answer{}, c.unreachable(err)
+		}
 		return Answer{}, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
@@ -308,6 +325,14 @@ func (c *Client) transportError(ctx context.Context, err error) *Error {
 		err = ue.Err
 	}
 	return &Error{Result: ResultHTTPError, Detail: c.redact(err.Error()), err: err}
+}
+
+// unreachable is a call whose request was never sent.
+func (c *Client) unreachable(err error) *Error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	return &Error{Result: ResultUnreachable, Detail: "the request was not sent, and cost no quota: " + c.redact(err.Error()), err: err}
 }
 
 // redact removes the token from text that came from outside, in case a server or

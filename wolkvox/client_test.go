@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -478,5 +479,47 @@ func TestOneCallAtATimePerToken(t *testing.T) {
 	}
 	if n, m := srv.calls.Load(), srv.most.Load(); n != 2 || m != 1 {
 		t.Fatalf("%d calls, %d at once; want 2, 1", n, m)
+	}
+}
+
+// A call whose request never left (no address for the host, no connection) cost no
+// quota: it is unreachable, apart from the failures the API saw, such as a
+// connection cut once the request was sent.
+func TestUnreachableCallsCostNoQuota(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.Close() // after the request was read: the API saw it
+		}
+	}))
+	defer cut.Close()
+	noHost := func(o *wolkvox.Options) {
+		o.Transport = &http.Transport{DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}}
+		}}
+	}
+	for _, tc := range []struct {
+		name string
+		url  string
+		mod  []func(*wolkvox.Options)
+		want wolkvox.Result
+	}{
+		{"connection refused", closedURL, nil, wolkvox.ResultUnreachable},
+		{"no such host", closedURL, []func(*wolkvox.Options){noHost}, wolkvox.ResultUnreachable},
+		{"connection cut after the request", cut.URL, nil, wolkvox.ResultHTTPError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := query(t, newClient(t, tc.url, tc.mod...))
+			we, ok := errors.AsType[*wolkvox.Error](err)
+			if !ok || we.Result != tc.want {
+				t.Fatalf("err %v, want result %s", err, tc.want)
+			}
+			if we.Result.CostsQuota() != (tc.want != wolkvox.ResultUnreachable) {
+				t.Errorf("%s: CostsQuota %v", we.Result, we.Result.CostsQuota())
+			}
+		})
 	}
 }
