@@ -34,11 +34,19 @@ func demoConfig(baseURL string) (*config.Config, error) {
 // demoZone is where the simulated traffic's hours are: the real API's default zone.
 const demoZone = "America/Bogota"
 
-// parseDemoClock reads --demo.clock: "" (the wall clock, returned as zero), HH:MM
-// (today in demoZone at that time) or an RFC 3339 time.
+// defaultDemoClock is where the demo's simulated clock starts without --demo.clock:
+// office hours in Bogota, so that the demo moves within a minute at any hour of the
+// day where it runs.
+const defaultDemoClock = "10:00"
+
+// parseDemoClock reads --demo.clock: "wall" (the wall clock, returned as zero), HH:MM
+// (today in demoZone at that time; "" is defaultDemoClock) or an RFC 3339 time.
 func parseDemoClock(s string, now time.Time) (time.Time, error) {
-	if s == "" {
+	switch s {
+	case "wall":
 		return time.Time{}, nil
+	case "":
+		s = defaultDemoClock
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
@@ -49,7 +57,7 @@ func parseDemoClock(s string, now time.Time) (time.Time, error) {
 	}
 	hm, err := time.Parse("15:04", s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither HH:MM nor an RFC 3339 time such as 2026-11-23T10:00:00-05:00", s)
+		return time.Time{}, fmt.Errorf("%q is neither HH:MM, an RFC 3339 time such as 2026-11-23T10:00:00-05:00, nor wall", s)
 	}
 	y, m, d := now.In(loc).Date()
 	return time.Date(y, m, d, hm.Hour(), hm.Minute(), 0, 0, loc), nil

@@ -11,7 +11,8 @@ func TestParseDemoClock(t *testing.T) {
 		in, want string // want is RFC 3339, or "" for the wall clock
 		wantErr  bool
 	}{
-		{in: "", want: ""},
+		{in: "wall", want: ""},
+		{in: "", want: "2026-11-29T10:00:00-05:00"}, // office hours, whatever the hour where it runs
 		{in: "01:00", want: "2026-11-29T01:00:00-05:00"},
 		{in: "10:30", want: "2026-11-29T10:30:00-05:00"},
 		{in: "2026-11-23T10:00:00-05:00", want: "2026-11-23T10:00:00-05:00"},

@@ -33,6 +33,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
@@ -56,27 +57,33 @@ type flags struct {
 	maxRequests                                     *int
 	logLevel, logFormat                             *string
 	web                                             *web.FlagConfig
+	// demoNote describes the demo's traffic once it runs; "" outside demo mode.
+	demoNote string
 }
 
 func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCommand) {
-	app := kingpin.New(programName, "Prometheus exporter for the Wolkvox chat_1 report API.")
+	app := kingpin.New(programName, "Prometheus exporter for the Wolkvox chat_1 report API. Serving the metrics is the default command: "+
+		"'"+programName+" help serve' lists its flags (--web.listen-address, --web.config.file, --config.check, ...), "+
+		"'"+programName+" help backfill' the backfill's.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
+	// Flags of every command on the application; the server's on serve, the default
+	// command, whose flags may be given without naming it.
+	serveCmd := app.Command("serve", "Serve the metrics; the default command.").Default()
 	f := &flags{
 		configFile:    app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String(),
-		configCheck:   app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool(),
-		metricsPath:   app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
 		storagePath:   app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String(),
 		demo:          app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool(),
-		demoClock:     app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM, or an RFC 3339 time. The demo's traffic follows the hour of the day; this shows a chosen hour's traffic whatever the wall clock says.").PlaceHolder("HH:MM").String(),
-		seriesHold:    app.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration(),
-		timeoutOffset: app.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration(),
-		maxRequests:   app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int(),
+		demoClock:     app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM or an RFC 3339 time, or \"wall\" to follow the wall clock. The demo's traffic follows the hour of the day: by default it starts at "+defaultDemoClock+", office hours, whatever the time where you are.").PlaceHolder("HH:MM").String(),
 		logLevel:      app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error"),
 		logFormat:     app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json"),
-		web:           kingpinflag.AddFlags(app, defaultAddress),
+		configCheck:   serveCmd.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool(),
+		metricsPath:   serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
+		seriesHold:    serveCmd.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration(),
+		timeoutOffset: serveCmd.Flag("scrape.timeout-offset", "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds to get the time a scrape may wait for the API.").Default("500ms").Duration(),
+		maxRequests:   serveCmd.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int(),
+		web:           kingpinflag.AddFlags(serveCmd, defaultAddress),
 	}
-	app.Command("serve", "Serve the metrics; the default command.").Default()
 	backfillCmd := addBackfillCommand(app)
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
@@ -99,11 +106,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer stop()
+	printWarning := func(w string) { fmt.Fprintf(stderr, "%s: warning: %s\n", programName, w) }
 	switch {
 	case command == backfillCmd.cmd.FullCommand():
-		return backfillCmd.run(load, *f.storagePath, stderr)
+		return backfillCmd.run(withWarnings(load, printWarning), *f.storagePath, stderr)
 	case *f.configCheck:
-		cfg, err := load()
+		cfg, err := withWarnings(load, printWarning)()
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 			return 1
@@ -111,7 +119,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: configuration is valid: %d operation(s)\n", programName, len(cfg.Operations))
 		return 0
 	}
-	return serve(f, load, logger, baseLogger)
+	return serve(f, withWarnings(load, func(w string) { level.Warn(logger).Log("msg", w) }), logger, baseLogger)
+}
+
+// withWarnings is load that reports what the configuration it loads allows but
+// should not.
+func withWarnings(load func() (*config.Config, error), report func(string)) func() (*config.Config, error) {
+	return func() (*config.Config, error) {
+		cfg, err := load()
+		if err == nil {
+			for _, w := range cfg.Warnings() {
+				report(w)
+			}
+		}
+		return cfg, err
+	}
 }
 
 // source returns how to load the configuration: from --config.file, or the demo's,
@@ -137,8 +159,12 @@ func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*confi
 		return nil, nil, 1
 	}
 	keyvals := []any{"msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL}
+	f.demoNote = "Its traffic follows the hour of the day in Bogota, as the wall clock says."
 	if !clock.IsZero() {
-		keyvals = append(keyvals, "simulated_start", clock.Format(time.RFC3339))
+		f.demoNote = "Its traffic follows a simulated clock that started at " + logtime.Format(clock) +
+			", office hours in Bogota unless --demo.clock says otherwise; --demo.clock=wall follows the wall clock."
+		keyvals = append(keyvals, "simulated_start", logtime.Format(clock),
+			"note", "the traffic follows this simulated clock; --demo.clock=wall follows yours")
 	}
 	level.Info(logger).Log(keyvals...)
 	return func() (*config.Config, error) { return demoConfig(baseURL) }, stop, 0
@@ -180,7 +206,28 @@ func serve(f *flags, load func() (*config.Config, error), logger, baseLogger log
 		return 1
 	}
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stopOnSignal(server, logger)
 	return listenAndServe(f, server, logger, baseLogger)
+}
+
+// shutdownTimeout bounds how long a stop waits for the scrapes being served.
+const shutdownTimeout = 10 * time.Second
+
+// stopOnSignal stops the server on SIGTERM (systemctl stop, docker stop) or SIGINT
+// (Ctrl-C), and says so: the saved state is whole at every moment, so nothing else
+// needs doing.
+func stopOnSignal(server *http.Server, logger log.Logger) {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		sig := <-stop
+		level.Info(logger).Log("msg", "shutting down: stopped by a signal", "signal", sig)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := server.Shutdown(ctx); err != nil {
+			level.Warn(logger).Log("msg", "scrapes still running at shutdown were cut", "err", err)
+		}
+	}()
 }
 
 // startCollector prepares the storage and loads the configuration into a new
@@ -243,7 +290,7 @@ func newMux(f *flags, coll *collector.Collector, reg *prometheus.Registry, reloa
 	if *f.metricsPath == "/" {
 		return mux, nil
 	}
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	base := web.LandingConfig{
 		Name:        "Wolkvox Exporter",
 		Description: "Prometheus exporter for Wolkvox chat operations (chat_1 report API)",
 		Version:     version.Info(),
@@ -253,11 +300,11 @@ func newMux(f *flags, coll *collector.Collector, reg *prometheus.Registry, reloa
 			{Address: "/config", Text: "Configuration", Description: "in force, tokens redacted"},
 			{Address: "/-/healthy", Text: "Health"},
 		},
-	})
-	if err != nil {
+	}
+	if _, err := web.NewLandingPage(base); err != nil { // a page that cannot be built fails the start, not each visit
 		return nil, err
 	}
-	mux.Handle("/", landing)
+	mux.Handle("/", landingPage(base, coll, *f.metricsPath, f.demoNote))
 	return mux, nil
 }
 
@@ -271,7 +318,7 @@ func listenAndServe(f *flags, server *http.Server, logger, baseLogger log.Logger
 	}
 	if *f.web.WebSystemdSocket || slices.ContainsFunc(*f.web.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
 		// The toolkit opens these itself.
-		if err := web.ListenAndServe(server, f.web, slogger); err != nil {
+		if err := web.ListenAndServe(server, f.web, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 			return 1
 		}
@@ -294,10 +341,11 @@ func listenAndServe(f *flags, server *http.Server, logger, baseLogger log.Logger
 	for _, l := range listeners {
 		level.Info(logger).Log("msg", "serving metrics", "url", scheme+"://"+displayAddr(l.Addr())+*f.metricsPath)
 	}
-	if err := web.ServeMultiple(listeners, server, f.web, slogger); err != nil {
+	if err := web.ServeMultiple(listeners, server, f.web, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
 	}
+	level.Info(logger).Log("msg", "stopped")
 	return 0
 }
 
@@ -306,20 +354,36 @@ func listenAndServe(f *flags, server *http.Server, logger, baseLogger log.Logger
 func listen(addrs []string) ([]net.Listener, error) {
 	var lc net.ListenConfig
 	var listeners []net.Listener
-	for _, addr := range addrs {
+	for i, addr := range addrs {
 		l, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			for _, open := range listeners {
 				_ = open.Close() // not serving after all
 			}
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, fmt.Errorf("address %s is already in use by another process (another exporter?): stop it, or choose another address with --web.listen-address", addr)
-			}
-			return nil, fmt.Errorf("address %s: %w", addr, err)
+			return nil, listenError(addr, addrs[:i], err)
 		}
 		listeners = append(listeners, l)
 	}
 	return listeners, nil
+}
+
+// listenError says why addr cannot be listened on, where the addresses before it
+// already were.
+func listenError(addr string, before []string, err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("address %s: %w", addr, err)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	for _, other := range before {
+		if other == addr {
+			return fmt.Errorf("address %s is given twice with --web.listen-address: give each address once", addr)
+		}
+		host, otherPort, _ := net.SplitHostPort(other)
+		if otherPort == port && (host == "" || net.ParseIP(host).IsUnspecified()) {
+			return fmt.Errorf("address %s is already taken by %s, also given with --web.listen-address, which listens on every interface: give one of them", addr, other)
+		}
+	}
+	return fmt.Errorf("address %s is already in use by another process (another exporter?): stop it, or choose another address with --web.listen-address", addr)
 }
 
 // webTLS tells whether the web configuration file turns TLS on.
@@ -345,7 +409,7 @@ func newLogger(w io.Writer, lvl, format string) (logger, base log.Logger) {
 		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
 	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(base, "time", log.DefaultTimestampUTC, "caller", log.DefaultCaller), base
+	return log.With(base, "time", logtime.Timestamp, "caller", log.DefaultCaller), base
 }
 
 func slogLevel(lvl string) slog.Level {

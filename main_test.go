@@ -280,6 +280,7 @@ func TestConfigCheck(t *testing.T) {
 		{"valid", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", ""), 0, "configuration is valid: 1 operation(s)"},
 		{"valid, token inline", "operations:\n  - name: x\n    server: \"1\"\n    token: " + e2eToken + "\n", 0, "configuration is valid: 1 operation(s)"},
 		{"unknown key", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", "    colour: blue\n"), 1, "line 8: field colour not found"},
+		{"misspelt key", "operations:\n" + operationYAML("main", "http://127.0.0.1:1", "    max-backoff: 1h\n"), 1, "line 8: field max-backoff not found; did you mean max_backoff?"},
 		{"quota overspent", "operations:\n  - name: x\n    server: \"1\"\n    token_file: token\n    min_interval: 1m\n", 1, "set min_interval to 90s or more, or raise daily_quota"},
 		{"token in yaml with whitespace", "operations:\n  - name: x\n    server: \"1\"\n    token: \"" + e2eToken + " x\"\n", 1, "whitespace"},
 	} {
@@ -480,7 +481,7 @@ func TestDemoClockFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--demo.clock=10:00"}, "--demo.clock needs --demo"},
-		{[]string{"--demo", "--demo.clock=25:00"}, `"25:00" is neither HH:MM nor an RFC 3339 time`},
+		{[]string{"--demo", "--demo.clock=25:00"}, `"25:00" is neither HH:MM, an RFC 3339 time such as 2026-11-23T10:00:00-05:00, nor wall`},
 	} {
 		cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=127.0.0.1:0"}, tc.args...)...)
 		out, err := cmd.CombinedOutput()

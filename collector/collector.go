@@ -158,6 +158,18 @@ func (c *Collector) Config() *config.Config {
 	return c.cfg
 }
 
+// Statuses returns what each operation shows now, in the configuration's order.
+func (c *Collector) Statuses() []poller.Status {
+	c.mu.RLock()
+	ops := c.ops
+	c.mu.RUnlock()
+	out := make([]poller.Status, len(ops))
+	for i, op := range ops {
+		out[i] = op.Status()
+	}
+	return out
+}
+
 // Refresh queries every operation whose min_interval has passed and waits for the
 // answers until ctx ends. Calls that outlast ctx go on and update later scrapes.
 func (c *Collector) Refresh(ctx context.Context) {

@@ -69,6 +69,7 @@ type Operation struct {
 	// Secret's Format; a nested pointer prints as an address.
 	resolvedToken    *Secret
 	resolvedLocation *time.Location
+	warnings         []string // what validation found unsafe, though usable
 }
 
 // Reconcile is the daily re-read: once a local day is over and After has passed,
@@ -128,6 +129,16 @@ func (h *Histograms) UnmarshalYAML(unmarshal func(any) error) error {
 	*h = DefaultHistograms
 	type plain Histograms
 	return unmarshal((*plain)(h))
+}
+
+// Warnings lists what the configuration allows but should not: each a sentence
+// that names the operation and the fix.
+func (c *Config) Warnings() []string {
+	var out []string
+	for _, op := range c.Operations {
+		out = append(out, op.warnings...)
+	}
+	return out
 }
 
 // APIToken is the operation's token, read from token or token_file at load time.
@@ -342,6 +353,11 @@ func (o *Operation) resolveToken(dir string) error {
 		if err != nil {
 			// The OS error names the file only, never its content.
 			return &keyError{path: []any{"token_file"}, err: fmt.Errorf("token_file: %w", err)}
+		}
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
+			o.warnings = append(o.warnings, fmt.Sprintf(
+				"operation %q: token_file %s is open to every user of the machine (mode %#o): make it readable by the exporter's user only, e.g. chmod 0600, or 0640 with the exporter's group",
+				o.Name, path, fi.Mode().Perm()))
 		}
 		tok := Secret(strings.TrimSpace(string(data)))
 		o.resolvedToken = &tok

@@ -66,7 +66,10 @@ func TestBadConfigs(t *testing.T) {
 		{"empty file", "", "at least one operation"},
 		{"no operations", "operations: []\n", "at least one operation"},
 		{"unknown top-level key", op + "bogus: 1\n", "field bogus not found"},
-		{"unknown operation key (strict through defaults)", op + "    min_intervall: 5m\n", "field min_intervall not found"},
+		{"unknown operation key (strict through defaults)", op + "    min_intervall: 5m\n", "line 5: field min_intervall not found; did you mean min_interval?"},
+		{"unknown key with a dash", op + "    token-file: token\n", "line 5: field token-file not found; did you mean token_file?"},
+		{"unknown key in capitals", "OPERATIONS:\n  - name: x\n", "line 1: field OPERATIONS not found; did you mean operations?"},
+		{"unknown nested key", op + "    reconcile: {enabeld: true}\n", "field enabeld not found; did you mean enabled?"},
 		{"unknown histogram key", op + "histograms:\n  answer: [1]\n", "field answer not found"},
 		{"missing name", "operations:\n  - server: \"1\"\n    token: a\n", "operations[0]: name"},
 		{"bad name", strings.Replace(op, "main", "my op", 1), `name "my op"`},
@@ -104,7 +107,7 @@ func TestBadConfigs(t *testing.T) {
 			`operations "b", "main" share one token and together may make 1010 API calls per day (86400s / min_interval and the daily re-read, summed), more than daily_quota 1000: give each a min_interval of 3m or more, or raise daily_quota`},
 		{"reconcile.after of a day or more", op + "    reconcile: {after: 1d}\n", "line 5: operation \"main\": reconcile.after 1d must be at least 0 and less than 1d"},
 		{"reconcile.after past max_catchup", op + "    max_catchup: 1h\n    overlap: 10m\n    reconcile:\n      after: 2h\n", "line 8: operation \"main\": reconcile.after 2h must be less than max_catchup 1h"},
-		{"unknown reconcile key", op + "    reconcile: {aftr: 1h}\n", "field aftr not found"},
+		{"unknown reconcile key", op + "    reconcile: {aftr: 1h}\n", "field aftr not found; did you mean after?"},
 		{"timezone neither a name nor an offset", op + "    timezone: \"-5\"\n", `timezone "-5" is neither a known IANA time zone (e.g. America/Bogota) nor an offset from UTC (e.g. -05:00)`},
 		{"buckets not increasing", op + "histograms:\n  duration: [10, 5]\n", "strictly increasing"},
 		{"bucket not positive", op + "histograms:\n  handle_time: [0, 5]\n", "positive"},
@@ -118,6 +121,9 @@ func TestBadConfigs(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error %q does not contain %q", err, tc.wantErr)
+			}
+			if !strings.Contains(tc.wantErr, "did you mean") && strings.Contains(err.Error(), "did you mean") {
+				t.Fatalf("error %q suggests a key that is not close", err)
 			}
 			if strings.Contains(err.Error(), "abc123") {
 				t.Fatalf("error %q holds the token", err)

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,9 +49,16 @@ func describeDecodeErrors(root *yaml.Node, te *yaml.TypeError) error {
 	msgs := make([]string, len(te.Errors))
 	for i, msg := range te.Errors {
 		msg = goTypeRE.ReplaceAllString(msg, "")
-		if m := lineRE.FindStringSubmatch(msg); m != nil && !strings.HasPrefix(m[2], "field ") {
+		if m := lineRE.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			if key := keyAtLine(root, line); key != "" {
+			key := keyAtLine(root, line)
+			switch {
+			case key == "":
+			case strings.HasPrefix(m[2], "field "): // an unknown key: the message names it
+				if known := closestKey(key); known != "" {
+					msg += "; did you mean " + known + "?"
+				}
+			default:
 				msg = fmt.Sprintf("line %d: %s: %s", line, key, m[2])
 			}
 		}
@@ -121,4 +129,88 @@ func lineOf(n *yaml.Node, path []any) int {
 		}
 	}
 	return line
+}
+
+// closestKey is the key the file may have meant where it wrote the unknown key at
+// path ("operations[0].token-file"): a known key of the same mapping that differs
+// only in case and separators, or in a letter or two; "" if none is that close.
+func closestKey(path string) string {
+	steps := strings.Split(indexRE.ReplaceAllString(path, ""), ".")
+	t := reflect.TypeFor[Config]()
+	for _, step := range steps[:len(steps)-1] {
+		t = fieldType(t, step)
+		if t == nil {
+			return ""
+		}
+	}
+	unknown := normalKey(steps[len(steps)-1])
+	best, bestDistance := "", max(2, len(unknown)/3)+1
+	for _, known := range yamlKeys(t) {
+		if d := editDistance(unknown, normalKey(known)); d < bestDistance {
+			best, bestDistance = known, d
+		}
+	}
+	return best
+}
+
+var indexRE = regexp.MustCompile(`\[\d+\]`)
+
+// fieldType is the type of the value under key in a mapping of type t, looking
+// through pointers, lists and maps to their elements; nil if t has no such key.
+func fieldType(t reflect.Type, key string) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key {
+			t = f.Type
+			for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			return t
+		}
+	}
+	return nil
+}
+
+// yamlKeys lists the keys a mapping of struct type t takes.
+func yamlKeys(t reflect.Type) []string {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var keys []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+func normalKey(k string) string {
+	return strings.NewReplacer("-", "_", " ", "_", ".", "_").Replace(strings.ToLower(k))
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

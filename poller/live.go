@@ -3,11 +3,11 @@ package poller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/go-kit/log/level"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -37,7 +37,7 @@ func (o *Operation) call(started time.Time) {
 	if !sent {
 		return
 	}
-	text := windowText(s, w)
+	text := windowText(w)
 	saved := o.settle(s, b, base.generation, "query", text, started, ans, err, elapsed, func(next *state) {
 		o.commit(next, s, b, span, w, skipped, started, ans)
 	})
@@ -57,15 +57,15 @@ func (o *Operation) exchange(s *Settings, w wolkvox.Window, each func(*wolkvox.R
 	ans, err = s.Client.Chats(ctx, w.From, w.To, each)
 	elapsed = time.Since(clock)
 	if errors.Is(err, wolkvox.ErrNotSent) {
-		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", windowText(s, w), "err", err)
+		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", windowText(w), "err", err)
 		return ans, elapsed, false, err
 	}
 	return ans, elapsed, true, err
 }
 
-func windowText(s *Settings, w wolkvox.Window) string {
-	loc := s.Config.Location()
-	return fmt.Sprintf("%s..%s", w.From.In(loc).Format(wolkvox.DateLayout), w.To.In(loc).Format(wolkvox.DateLayout))
+// windowText writes a window's bounds, date_ini and date_end, as log values.
+func windowText(w wolkvox.Window) string {
+	return logtime.Format(w.From) + ".." + logtime.Format(w.To)
 }
 
 // settle records a call's outcome in a new state and, if the call succeeded, has
@@ -168,7 +168,7 @@ func (o *Operation) failed(next *state, s *Settings, result wolkvox.Result, star
 	keyvals := []any{"msg", "chat_1 " + what + " failed; counters unchanged, the window will be read again",
 		"window", win, "result", result, "err", err, "duration", elapsed}
 	if !next.BackoffUntil.IsZero() {
-		keyvals = append(keyvals, "no_call_before", next.BackoffUntil.In(cfg.Location()).Format(time.RFC3339))
+		keyvals = append(keyvals, "no_call_before", logtime.Format(next.BackoffUntil))
 	}
 	if result == wolkvox.ResultUnauthorized {
 		keyvals = append(keyvals, "fix", "the API refused the token: put the operation's token in its token_file (or token) and check its server, "+
@@ -185,7 +185,7 @@ func (o *Operation) commit(next *state, s *Settings, b *tally.Batch, span wolkvo
 	if skipped > 0 {
 		next.SkippedSeconds += skipped.Seconds()
 		level.Warn(o.logger).Log("msg", "the gap since the last query is longer than max_catchup: chats that closed in the skipped part are not counted",
-			"skipped", skipped, "from", w.From.In(s.Config.Location()).Format(time.RFC3339), "max_catchup", s.Config.MaxCatchup)
+			"skipped", skipped, "from", logtime.Format(w.From), "max_catchup", s.Config.MaxCatchup)
 	}
 	switch span.Answered(w, ans.Truncated) {
 	case wolkvox.Split:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -184,7 +185,7 @@ func (o *Operation) reread(started time.Time) {
 	}
 	got := rereadAnswer{batch: b, records: ans.Records, outcome: span.Answered(w, ans.Truncated), returned: returned, late: late}
 	got.last = got.outcome != wolkvox.Split && span.Done()
-	saved := o.settle(s, b, base.generation, "re-read", windowText(s, w), started, ans, err, elapsed, func(next *state) {
+	saved := o.settle(s, b, base.generation, "re-read", windowText(w), started, ans, err, elapsed, func(next *state) {
 		o.mergeReread(next, s, p, day.start, got)
 	})
 	if !saved {
@@ -265,7 +266,7 @@ func (o *Operation) closeDay(next *state, s *Settings, d *countedDay, p *rereadP
 	d.reread = true
 	loc := s.Config.Location()
 	day := d.start.In(loc).Format(time.DateOnly)
-	level.Info(o.logger).Log("msg", "re-read of a day done", "day", day, "from", d.from.In(loc).Format(time.RFC3339),
+	level.Info(o.logger).Log("msg", "re-read of a day done", "day", day, "from", logtime.Format(d.from),
 		"live", float64(len(d.ids))-d.missed, "missed", d.missed, "extra", extra, "total", total)
 	if d.missed > 0 {
 		hint := "they were listed late: a larger overlap lets live polling count them"

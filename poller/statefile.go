@@ -18,6 +18,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/durable"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -87,7 +88,7 @@ func (st *Store) load(s *Settings, now time.Time, logger log.Logger) (loaded *st
 		return nil, true
 	}
 	level.Info(logger).Log("msg", "saved state loaded: counters continue", "file", path,
-		"cursor", loaded.cursor.In(s.Config.Location()).Format(time.RFC3339), "tracked_chats", len(loaded.seen))
+		"cursor", logtime.Format(loaded.cursor), "tracked_chats", len(loaded.seen))
 	return loaded, false
 }
 

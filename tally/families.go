@@ -158,6 +158,9 @@ var Families = []*Family{
 	},
 }
 
+// ChatsFamily is wolkvox_chats_total: the chats counted.
+var ChatsFamily = Families[0]
+
 // fields are the numeric fields of a record that families take. An empty or
 // invalid value skips only that observation, counted as <name>_empty or
 // <name>_invalid in wolkvox_records_skipped_total.

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// What an operator reads: warnings, errors and log lines of the built binary.
+
+// A token file every user can read is accepted, with a warning that says how to
+// close it, at --config.check and at start; a private one draws none.
+func TestWorldReadableTokenWarns(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o604, true}, {0o640, false}, {0o600, false}} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			dir, cfgPath := writeOperationConfig(t, "http://127.0.0.1:1", "")
+			if err := os.Chmod(filepath.Join(dir, "token"), tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.CommandContext(t.Context(), exporterBin, "--config.check", "--config.file="+cfgPath)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("--config.check: %v\n%s", err, out)
+			}
+			const warning = "is open to every user of the machine"
+			if got := strings.Contains(string(out), warning); got != tc.warn {
+				t.Fatalf("warned %v, want %v:\n%s", got, tc.warn, out)
+			}
+			if tc.warn && !strings.Contains(string(out), "chmod 0600") {
+				t.Errorf("the warning does not say how to fix it:\n%s", out)
+			}
+			if tc.mode == 0o644 {
+				e := startExporter(t, "--config.file="+cfgPath)
+				e.logs.waitFor(t, warning)
+				if !strings.Contains(e.logs.String(), "level=warn") {
+					t.Errorf("the warning at start is not at warn level:\n%s", e.logs)
+				}
+			}
+		})
+	}
+}
+
+// timeRE finds the times of a logfmt line: time= and every value written as RFC 3339.
+var timeRE = regexp.MustCompile(`(\w+)="?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))`)
+
+// Every time in a log line is in one zone, the process's, with its offset: here
+// Tokyo's, while the operation's API is in Bogota's.
+func TestLogTimesShareOneZone(t *testing.T) {
+	t.Setenv("TZ", "Asia/Tokyo")
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+	_, cfgPath := writeOperationConfig(t, failing.URL, "")
+	e := startExporter(t, "--config.file="+cfgPath)
+	e.get(t, "/metrics")
+	e.logs.waitFor(t, "no_call_before=")
+	var line string
+	for l := range strings.SplitSeq(e.logs.String(), "\n") {
+		if strings.Contains(l, "no_call_before=") {
+			line = l
+		}
+	}
+	times := timeRE.FindAllStringSubmatch(line, -1)
+	keys := map[string]bool{}
+	for _, m := range times {
+		keys[m[1]] = true
+		if !strings.HasSuffix(m[2], "+09:00") {
+			t.Errorf("%s=%s is not in the process's zone, +09:00:\n%s", m[1], m[2], line)
+		}
+	}
+	if !keys["time"] || !keys["no_call_before"] || !keys["window"] {
+		t.Errorf("the line does not hold time=, window= and no_call_before= as times with an offset:\n%s", line)
+	}
+}
+
+// SIGTERM, as systemctl stop sends it, stops the exporter cleanly, and the log says so.
+func TestSIGTERMIsLogged(t *testing.T) {
+	e := startExporter(t, "--demo")
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	e.logs.waitFor(t, "msg=stopped")
+	err := e.cmd.Wait()
+	if err != nil {
+		t.Fatalf("exit: %v, want 0", err)
+	}
+	if want := `msg="shutting down: stopped by a signal" signal=terminated`; !strings.Contains(e.logs.String(), want) {
+		t.Errorf("the log does not say %q:\n%s", want, e.logs)
+	}
+}
+
+// An address given twice, or taken by another address of the same exporter, is
+// named as such, not as another process's.
+func TestListenAddressGivenTwice(t *testing.T) {
+	addr := freePort(t)
+	_, port, _ := strings.Cut(addr, ":")
+	for _, tc := range []struct {
+		name  string
+		addrs []string
+		want  string
+	}{
+		{"the same address twice", []string{addr, addr}, "address " + addr + " is given twice with --web.listen-address"},
+		{"every interface, then one", []string{":" + port, addr}, "address " + addr + " is already taken by :" + port + ", also given with --web.listen-address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--demo"}
+			for _, a := range tc.addrs {
+				args = append(args, "--web.listen-address="+a)
+			}
+			cmd := exec.CommandContext(t.Context(), exporterBin, args...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || cmd.ProcessState.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1:\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "another process") {
+				t.Errorf("the log does not say %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// Each command's help lists the flags it uses: the backfill's, none of the server's.
+func TestHelpListsTheCommandsFlags(t *testing.T) {
+	serveOnly := []string{"web.listen-address", "web.max-requests", "collector.new-series-hold", "scrape.timeout-offset", "web.telemetry-path", "config.check"}
+	for _, tc := range []struct {
+		args          []string
+		want, notWant []string
+	}{
+		{[]string{"help", "backfill"}, []string{"--operation", "--config.file", "--storage.path"}, serveOnly},
+		{[]string{"help", "serve"}, append([]string{"--config.file"}, serveOnly...), []string{"--operation"}},
+		{[]string{"--help"}, []string{"help serve", "--config.file"}, nil},
+	} {
+		out, err := exec.CommandContext(t.Context(), exporterBin, tc.args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", tc.args, err, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%v does not list %s:\n%s", tc.args, w, out)
+			}
+		}
+		for _, w := range tc.notWant {
+			if strings.Contains(string(out), w) {
+				t.Errorf("%v lists %s, which it does not use:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}
+
+// The landing page says what someone opening it wants to know: that it runs the
+// demo, and each operation's state, which changes with the calls.
+func TestLandingPageShowsTheOperations(t *testing.T) {
+	e := startExporter(t, "--demo")
+	_, before := e.get(t, "/")
+	for _, want := range []string{"Demo mode.", "simulated clock that started at", "<td>demo</td><td>no call yet</td><td>never</td><td>0</td>"} {
+		if !strings.Contains(before, want) {
+			t.Errorf("the landing page before any call does not show %q:\n%s", want, before)
+		}
+	}
+	e.get(t, "/metrics") // the first call
+	_, after := e.get(t, "/")
+	if !strings.Contains(after, "<td>demo</td><td>up</td>") || !strings.Contains(after, " ago)</td>") {
+		t.Errorf("the landing page after a call does not show the operation up, with its last success:\n%s", after)
+	}
+}
