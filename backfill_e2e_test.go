@@ -111,6 +111,11 @@ func TestBackfillEndToEnd(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want.byChannel) {
 					t.Errorf("%s: chats by channel %v, the API has %v", day, got, want.byChannel)
 				}
+				// The README's query, at the midnight that ends the day.
+				perDay := at(strings.ReplaceAll(chatsPerChannelPerDay, "wolkvox_chats_total", "wolkvox_chats_total"+selector), to)
+				if fmt.Sprint(perDay) != fmt.Sprint(want.byChannel) {
+					t.Errorf("%s: the README's chats per channel per day %v, the API has %v", day, perDay, want.byChannel)
+				}
 				count := at(`sum(wolkvox_chat_answer_delay_seconds_count`+selector+`)`, to)[""] - at(`sum(wolkvox_chat_answer_delay_seconds_count`+selector+`)`, from)[""]
 				sum := at(`sum(wolkvox_chat_answer_delay_seconds_sum`+selector+`)`, to)[""] - at(`sum(wolkvox_chat_answer_delay_seconds_sum`+selector+`)`, from)[""]
 				if count != want.answered || sum != want.answerDelays {
@@ -124,6 +129,24 @@ func TestBackfillEndToEnd(t *testing.T) {
 			}
 			checkSupervisorPanels(t, api, families, backfillFirst, backfillFirst.AddDate(0, 0, backfillDays))
 		})
+	}
+}
+
+// chatsPerChannelPerDay is the README's and docs/metrics.md's query for the chats of
+// each channel on the day before the time it is evaluated at.
+const chatsPerChannelPerDay = `sum by (channel) ((wolkvox_chats_total - wolkvox_chats_total offset 1d) >= 0 or wolkvox_chats_total)`
+
+// The query the README and docs/metrics.md give for chats per channel per day is
+// the one TestBackfillEndToEnd checks against the API's truth.
+func TestDocumentedDailyQueryIsTested(t *testing.T) {
+	for _, doc := range []string{"README.md", filepath.Join("docs", "metrics.md")} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), chatsPerChannelPerDay) {
+			t.Errorf("%s does not give the tested query for chats per channel per day: %s", doc, chatsPerChannelPerDay)
+		}
 	}
 }
 

@@ -198,7 +198,7 @@ func (r *run) seedEnd(end time.Time) time.Time {
 // endText says where the history ends.
 func (r *run) endText() string {
 	if r.endsLive {
-		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began: history and live counting count each chat once, and the live counters restart from zero there (README: If the exporter already ran)"
+		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began: history and live counting count each chat once, and the live counters restart from zero there (docs/history.md: If the exporter already ran)"
 	}
 	if r.seeds {
 		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting will begin: the exporter's first start with this --storage.path goes on from the history's counts, each chat counted once"

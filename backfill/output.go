@@ -190,7 +190,7 @@ func (b *blockDir) written(*progress) error { return nil }
 func (b *blockDir) close() error { return nil }
 
 func (b *blockDir) next() string {
-	return fmt.Sprintf("next: move the blocks of %s (its ULID-named directories) into the data directory of Prometheus (README: History), or open it as one: prometheus --storage.tsdb.path=%s",
+	return fmt.Sprintf("next: move the blocks of %s (its ULID-named directories) into the data directory of Prometheus (docs/history.md), or open it as one: prometheus --storage.tsdb.path=%s",
 		b.dir, b.dir)
 }
 

@@ -16,7 +16,7 @@ const minChats = 20
 
 // gapLookback is how far before the range's start exact counts look for a counter's
 // last value: between the end of a backfilled history and the exporter's first
-// scrape, no sample bridges the gap (README: History, the day you install).
+// scrape, no sample bridges the gap (docs/history.md: The day you install).
 const gapLookback = "1h"
 
 // selector writes metric with the matchers given.

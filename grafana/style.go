@@ -197,7 +197,7 @@ var (
 	todayText    = "Today: since midnight in the dashboard's time zone, America/Bogota as shipped. Set it (Dashboard " +
 		"settings, Time zone) to the operation's timezone so that the day is the Wolkvox report's day."
 	installDayText = "On the day the exporter was installed, the chats before it began counting are here only if the " +
-		"backfill wrote them (README: History, the day you install)."
+		"backfill wrote them (docs/history.md: The day you install)."
 )
 
 func sentences(s ...string) string { return strings.Join(s, " ") }
