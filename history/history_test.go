@@ -203,17 +203,23 @@ func placesChatsAtTheirCloseTime(t *testing.T, out history.Output, read func() m
 	}
 }
 
-// OpenMetrics text writes each family once a day, counters named without _total.
-func TestOpenMetricsFamilyHeaders(t *testing.T) {
+// textHistory is a Writer of operation main, by the hour, as OpenMetrics text into out.
+func textHistory(t *testing.T) (h *history.Writer, out *bytes.Buffer) {
+	t.Helper()
 	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, history.OpenMetrics(&out))
-	if err != nil {
+	out = &bytes.Buffer{}
+	if h, err = history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, history.OpenMetrics(out)); err != nil {
 		t.Fatal(err)
 	}
+	return h, out
+}
+
+// OpenMetrics text writes each family once a day, counters named without _total.
+func TestOpenMetricsFamilyHeaders(t *testing.T) {
+	h, out := textHistory(t)
 	day1 := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
 	for i := range 2 {
 		d := h.Day(day1.AddDate(0, 0, i), day1.AddDate(0, 0, i+1))
@@ -231,15 +237,7 @@ func TestOpenMetricsFamilyHeaders(t *testing.T) {
 // Days read together: each chat counts on the day it closed, one whose close time
 // is unknown or outside them at the last day's end.
 func TestHistoryDaysReadTogether(t *testing.T) {
-	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"1\"\n    token: t\n"), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	h, err := history.New(cfg.Operations[0], cfg.Histograms, time.Hour, nil, history.OpenMetrics(&out))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := textHistory(t)
 	day1 := time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
 	days := []*history.Day{h.Day(day1, day1.AddDate(0, 0, 1)), h.Day(day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2))}
 	for _, r := range []*wolkvox.Record{

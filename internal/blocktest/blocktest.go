@@ -30,23 +30,16 @@ type Series struct {
 // that overlap in time fail the test: a day written twice would.
 func Read(tb testing.TB, dir string) map[string]*Series {
 	tb.Helper()
-	db, err := tsdb.OpenDBReadOnly(dir, "", nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer closeOrFail(tb, db)
-	blocks, err := db.Blocks()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	slices.SortFunc(blocks, func(a, b tsdb.BlockReader) int { return cmp.Compare(a.Meta().MinTime, b.Meta().MinTime) })
 	out := map[string]*Series{}
-	for i, b := range blocks {
-		if prev := blocks[max(i-1, 0)].Meta(); i > 0 && b.Meta().MinTime < prev.MaxTime {
-			tb.Fatalf("blocks overlap: %d..%d and %d..%d", prev.MinTime, prev.MaxTime, b.Meta().MinTime, b.Meta().MaxTime)
+	withBlocks(tb, dir, func(blocks []tsdb.BlockReader) {
+		slices.SortFunc(blocks, func(a, b tsdb.BlockReader) int { return cmp.Compare(a.Meta().MinTime, b.Meta().MinTime) })
+		for i, b := range blocks {
+			if prev := blocks[max(i-1, 0)].Meta(); i > 0 && b.Meta().MinTime < prev.MaxTime {
+				tb.Fatalf("blocks overlap: %d..%d and %d..%d", prev.MinTime, prev.MaxTime, b.Meta().MinTime, b.Meta().MaxTime)
+			}
+			readBlock(tb, b, out)
 		}
-		readBlock(tb, b, out)
-	}
+	})
 	return out
 }
 
@@ -78,8 +71,8 @@ func readBlock(tb testing.TB, b tsdb.BlockReader, out map[string]*Series) {
 	}
 }
 
-// Blocks counts the blocks in dir.
-func Blocks(tb testing.TB, dir string) int {
+// withBlocks calls fn with the blocks of the data directory dir, open until it returns.
+func withBlocks(tb testing.TB, dir string, fn func([]tsdb.BlockReader)) {
 	tb.Helper()
 	db, err := tsdb.OpenDBReadOnly(dir, "", nil)
 	if err != nil {
@@ -90,7 +83,15 @@ func Blocks(tb testing.TB, dir string) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return len(blocks)
+	fn(blocks)
+}
+
+// Blocks counts the blocks in dir.
+func Blocks(tb testing.TB, dir string) int {
+	tb.Helper()
+	n := 0
+	withBlocks(tb, dir, func(blocks []tsdb.BlockReader) { n = len(blocks) })
+	return n
 }
 
 func closeOrFail(tb testing.TB, c interface{ Close() error }) {
