@@ -46,8 +46,8 @@ var grafanaVariables = map[string]string{
 
 // emptyInDemo names the panels that have no data in demo mode, and why.
 var emptyInDemo = map[string]string{
-	"Chats and handle time per agent":  "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
-	"Last day re-read, per the report": "no day is re-read before the first reconcile.after past midnight, and until then the panel shows no number",
+	"Chats and handle time per agent": "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
+	rereadPanelTitle:                  "no day is re-read before the first reconcile.after past midnight, and until then the panel shows no number",
 }
 
 // mayBeEmptyInDemo names the panels that list only what happened, which the demo

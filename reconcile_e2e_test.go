@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +93,67 @@ func TestReconcileEndToEnd(t *testing.T) {
 	}
 	if total != float64(len(all)) {
 		t.Errorf("%v chats counted, %d distinct chats served: each must count once", total, len(all))
+	}
+
+	// What the supervisor compares with the report: the panel, through each Prometheus,
+	// names the day that ended at midnight (a fixed zone: 24 h before it), its chats as
+	// the report lists them, and the chats found late, all of them at this first re-read.
+	want := map[string]float64{
+		"day":        float64(midnight.Add(-24*time.Hour).Unix()) * 1000,
+		"chats":      float64(len(truth)),
+		"found late": missed,
+	}
+	t.Run("dashboard", func(t *testing.T) {
+		for _, p := range promInstalls(t) {
+			t.Run(p.version, func(t *testing.T) { checkRereadPanel(t, p, e, want) })
+		}
+	})
+}
+
+// rereadPanelTitle is the supervisors' panel for the last day re-read.
+const rereadPanelTitle = "Last day re-read, per the report"
+
+// checkRereadPanel has a Prometheus scrape the exporter once the day is re-read, and
+// checks that each value of the re-read panel, queried as Grafana does, is want's.
+func checkRereadPanel(t *testing.T, p promInstall, e *exporter, want map[string]float64) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, cfg, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: wolkvox\n    static_configs:\n      - targets: [%q]\n",
+		strings.TrimPrefix(e.url, "http://")))
+	api := startPrometheus(t, p, cfg, filepath.Join(dir, "data"), freePort(t))
+	api.waitReady(t)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if samples, err := api.query("wolkvox_reconcile_day_start_timestamp_seconds > 0"); err == nil && len(samples) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Prometheus has no scrape of the re-read day within a minute")
+		}
+		time.Sleep(200 * time.Millisecond) // until the first scrape lands
+	}
+	vars := withDashboardDefaults(t, grafanaVariables)
+	var targets []dashboardTarget
+	for _, panel := range allPanels(t) {
+		if panel.str("title") == rereadPanelTitle {
+			targets = panel.targets()
+		}
+	}
+	if len(targets) != len(want) {
+		t.Fatalf("panel %q has %d queries, want %d: %v", rereadPanelTitle, len(targets), len(want), targets)
+	}
+	for _, target := range targets {
+		expr, err := substitute(target.expr, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples, err := api.query(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if len(samples) != 1 || sampleValue(samples[0]) != want[target.legend] {
+			t.Errorf("panel %q shows %s = %v, want %v (%s)", rereadPanelTitle, target.legend, samples, want[target.legend], expr)
+		}
 	}
 }
