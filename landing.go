@@ -12,7 +12,6 @@ import (
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
-	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 )
 
 // landingState is what the landing page tells beside its links: whether the
@@ -45,7 +44,13 @@ func landingPage(base web.LandingConfig, coll *collector.Collector, metricsPath,
 			Operations        []landingOperation
 		}{Demo: demo, MetricsPath: metricsPath}
 		for _, st := range coll.Statuses() {
-			data.Operations = append(data.Operations, landingRow(st))
+			row := landingRow(st)
+			shown, held := coll.Chats(st)
+			row.Chats = strconv.FormatFloat(shown, 'f', -1, 64)
+			if held > 0 {
+				row.Chats += ", and " + strconv.FormatFloat(held, 'f', -1, 64) + " in label sets first seen lately, which /metrics shows at 0 until the new-series hold ends"
+			}
+			data.Operations = append(data.Operations, row)
 		}
 		var extra bytes.Buffer
 		if err := landingState.Execute(&extra, data); err != nil {
@@ -75,8 +80,5 @@ func landingRow(st poller.Status) landingOperation {
 	if st.BackoffUntil.After(time.Now()) {
 		row.BackoffUntil = logtime.Format(st.BackoffUntil)
 	}
-	chats := 0.0
-	st.Tally.Each(tally.ChatsFamily, func(_ tally.Labels, c *tally.Cell, _ time.Time) { chats += c.Sum })
-	row.Chats = strconv.FormatFloat(chats, 'f', -1, 64)
 	return row
 }

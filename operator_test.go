@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,5 +172,13 @@ func TestLandingPageShowsTheOperations(t *testing.T) {
 	_, after := e.get(t, "/")
 	if !strings.Contains(after, "<td>demo</td><td>up</td>") || !strings.Contains(after, " ago)</td>") {
 		t.Errorf("the landing page after a call does not show the operation up, with its last success:\n%s", after)
+	}
+	// The chats counted are those /metrics shows: the first answer's series show at once.
+	total := 0.0
+	for _, m := range e.metrics(t)["wolkvox_chats_total"].GetMetric() {
+		total += m.GetCounter().GetValue()
+	}
+	if want := "</td><td>" + strconv.FormatFloat(total, 'f', -1, 64) + "</td>"; total == 0 || !strings.Contains(after, want) {
+		t.Errorf("the landing page does not show the %v chats /metrics shows:\n%s", total, after)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 )
 
@@ -31,6 +32,20 @@ func WithNewSeriesHold(d time.Duration) Option { return func(c *Collector) { c.h
 // only 0; born is zero for series shown at once.
 func shownAt(born, now time.Time, hold time.Duration) bool {
 	return born.IsZero() || !now.Before(born.Add(hold))
+}
+
+// Chats is what an operation's wolkvox_chats_total adds up to on /metrics now, and
+// the chats of label sets the hold still shows at 0.
+func (c *Collector) Chats(st poller.Status) (shown, held float64) {
+	now := c.now()
+	st.Tally.Each(tally.ChatsFamily, func(_ tally.Labels, cell *tally.Cell, born time.Time) {
+		if shownAt(born, now, c.hold) {
+			shown += cell.Sum
+		} else {
+			held += cell.Sum
+		}
+	})
+	return shown, held
 }
 
 // heldEmitter emits chat series as the hold shows them at now.

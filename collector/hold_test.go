@@ -46,6 +46,11 @@ func TestNewSeriesHold(t *testing.T) {
 		if want := [3]float64{s.whatsapp, s.instagram, s.instagramDelays}; got != want {
 			t.Fatalf("%v after birth: whatsapp, instagram, instagram delays = %v, want %v", s.at, got, want)
 		}
+		// What the landing page says: the chats /metrics shows, and those held.
+		shown, held := h.coll.Chats(h.coll.Statuses()[0])
+		if want := [2]float64{s.whatsapp + s.instagram, 3 - s.whatsapp - s.instagram}; [2]float64{shown, held} != want {
+			t.Errorf("%v after birth: Chats says %v shown and %v held, want %v", s.at, shown, held, want)
+		}
 	}
 }
 
