@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -139,11 +140,14 @@ func (r *run) plan() (time.Time, error) {
 	if last.Before(first) {
 		return first, fmt.Errorf("--to %s is before --from %s", o.To, o.From)
 	}
+	if today, _ := wolkvox.Day(o.Now(), r.loc); last.After(today) {
+		return first, fmt.Errorf("--to %s is after today, %s in %s", o.To, today.Format(time.DateOnly), r.loc)
+	}
 	if r.end, err = r.historyEnd(last); err != nil {
 		return first, err
 	}
 	if r.end.After(o.Now()) {
-		return first, fmt.Errorf("--to %s is not over yet: backfill whole past days", o.To)
+		return first, fmt.Errorf("--to %s is today, which is not over: backfill whole past days, or, before the exporter's first start, pass its --storage.path to end the history where its live counting will begin (docs/history.md)", o.To)
 	}
 	r.warnTargetLabels()
 	r.maxCalls = o.MaxCalls
@@ -166,7 +170,11 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 	}
 	since, err := poller.OpenStorage(o.StoragePath).CountingSince(o.Operation)
 	if errors.Is(err, fs.ErrNotExist) {
-		return r.seedEnd(end), nil
+		end = r.seedEnd(end)
+		if r.seeds {
+			return end, checkStorageOwner(o.StoragePath, os.Geteuid())
+		}
+		return end, nil
 	}
 	if err != nil {
 		return end, fmt.Errorf("--storage.path: %w", err)
@@ -175,7 +183,7 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 		return end, fmt.Errorf("--to %s overlaps live counting, which began at %s: the last day to backfill is %s",
 			o.To, since.In(r.loc).Format(time.RFC3339), lastDayBefore(since, r.loc))
 	}
-	r.endsLive = since.Before(end)
+	r.endsLive = !since.After(end)
 	return earlierOf(since, end), nil
 }
 
@@ -197,6 +205,9 @@ func (r *run) seedEnd(end time.Time) time.Time {
 
 // endText says where the history ends.
 func (r *run) endText() string {
+	if r.endsLive && r.progress != nil && r.progress.SeededLive == r.end.Unix() {
+		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began and went on from this history's counts: each chat counted once, with no restart"
+	}
 	if r.endsLive {
 		return r.end.In(r.loc).Format(time.RFC3339) + ", where live counting began: history and live counting count each chat once, and the live counters restart from zero there (docs/history.md: If the exporter already ran)"
 	}
@@ -217,7 +228,7 @@ func (r *run) warnTargetLabels() {
 	if len(missing) == 0 {
 		return
 	}
-	fmt.Fprintf(r.o.Out, "warning: no --label for %s: Prometheus gives the live series the job and instance of their scrape, and history without the same labels makes other series, which the dashboards' sums do not join. Pass the scrape's, as up{} shows them, e.g. --label job=wolkvox --label instance=localhost:19655\n",
+	fmt.Fprintf(r.o.Out, "warning: no --label for %s: Prometheus gives the live series the job and instance of their scrape, and history without the same labels makes other series, which the dashboards' sums do not join. Pass the scrape's, as up{} shows them, e.g. --label job=wolkvox --label instance=myhost:19655\n",
 		strings.Join(missing, " or "))
 }
 
@@ -237,12 +248,14 @@ func (r *run) checkCalls(next time.Time, days int) error {
 	// later calls read together depends on how many chats the days hold.
 	fmt.Fprintf(o.Out, "backfill of operation %s, %d day(s) from %s in %s, as %s into %s; the history ends at %s\n",
 		o.Operation.Name, days, next.Format(time.DateOnly), r.loc, o.Format, o.Output, r.endText())
-	fmt.Fprintf(o.Out, "calls: at most %d, one a day; fewer where a call reads days together (up to 30 days and half of the 60,000-record answer), one more for each split of an answer cut at 60,000; at most %d allowed (--max-calls)\n",
-		days, r.maxCalls)
+	fmt.Fprintf(o.Out, "calls: at most %d, one a day; fewer where a call reads days together (up to 30 days and half of the 60,000-record answer), one more for each split of an answer cut at 60,000\n",
+		days)
 	if o.DryRun {
-		fmt.Fprintln(o.Out, "dry run (--max-calls=0): no call made, nothing written")
+		fmt.Fprintf(o.Out, "dry run (--max-calls=0): no call made, nothing written; without --max-calls, a run may make %d (daily_quota %d less %d a day for live polling)\n",
+			r.maxCalls, o.Operation.DailyQuota, o.Operation.CallsPerDay())
 		return nil
 	}
+	fmt.Fprintf(o.Out, "at most %d call(s) allowed (--max-calls)\n", r.maxCalls)
 	if days > r.maxCalls {
 		return fmt.Errorf("%d day(s) may need %d calls, more than --max-calls %d (daily_quota %d less %d a day for live polling): backfill fewer days at a time, or raise --max-calls",
 			days, days, r.maxCalls, o.Operation.DailyQuota, o.Operation.CallsPerDay())
@@ -312,6 +325,7 @@ func (r *run) writeDays(read []*history.Day, bounds []time.Time, calls int, cloc
 			if err := poller.OpenStorage(r.o.StoragePath).Seed(r.o.Operation, r.o.Histograms, r.history.Counts(), r.end, r.o.Now()); err != nil {
 				return most, fmt.Errorf("--storage.path: the state live counting goes on from: %w", err)
 			}
+			r.progress.SeededLive = r.end.Unix()
 		}
 		if err := saveProgress(r.out, r.progress, r.history); err != nil {
 			return most, err

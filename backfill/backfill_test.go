@@ -397,7 +397,8 @@ func TestBackfillBeforeLiveCountingBegins(t *testing.T) {
 		{"up to yesterday, within max_catchup", now.AddDate(0, 0, -1), true, false, firstDay.AddDate(0, 0, 2), true, "where live counting will begin"},
 		{"older than max_catchup", firstDay, true, false, firstDay.AddDate(0, 0, 1), false, "the exporter will count from its first start, from zero"},
 		{"dry run", now, true, true, time.Time{}, false, "dry run"},
-		{"today without --storage.path", now, false, false, time.Time{}, false, ""},
+		{"today without --storage.path", now, false, false, time.Time{}, false, "is today, which is not over: backfill whole past days, or, before the exporter's first start, pass its --storage.path"},
+		{"tomorrow", now.AddDate(0, 0, 1), true, false, time.Time{}, false, "is after today, 2026-11-22"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			traffic := simulator.NewTraffic(5, 120)
@@ -409,9 +410,9 @@ func TestBackfillBeforeLiveCountingBegins(t *testing.T) {
 			}
 			_, err := backfill.Run(context.Background(), o)
 			switch {
-			case tc.name == "today without --storage.path":
-				if err == nil || !strings.Contains(err.Error(), "is not over yet") {
-					t.Fatalf("err %v, want today refused", err)
+			case tc.wantEnd.IsZero() && !tc.dryRun:
+				if err == nil || !strings.Contains(err.Error(), tc.wantOut) {
+					t.Fatalf("err %v, want it refused: %q", err, tc.wantOut)
 				}
 				return
 			case err != nil:
@@ -445,6 +446,15 @@ func TestBackfillBeforeLiveCountingBegins(t *testing.T) {
 			}
 			if f.Cursor != tc.wantEnd.Unix() || f.CountingSince != tc.wantEnd.Unix() || len(f.Series["chats"]) < 10 {
 				t.Errorf("the state's cursor %d, counting_since %d, want %d, with the history's counts:\n%s", f.Cursor, f.CountingSince, tc.wantEnd.Unix(), state)
+			}
+			// The same command again reads nothing, and says the live counters went on
+			// from the history's counts rather than restarting.
+			out.Reset()
+			if _, err := backfill.Run(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			if want := "went on from this history's counts"; !strings.Contains(out.String(), want) || strings.Contains(out.String(), "restart from zero") {
+				t.Errorf("run again, the backfill does not say %q, or speaks of a restart:\n%s", want, out.String())
 			}
 		})
 	}
@@ -593,6 +603,9 @@ func TestBackfillDryRun(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the plan does not say %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "allowed (--max-calls)") {
+		t.Errorf("the dry run speaks of calls allowed by --max-calls, which is 0:\n%s", out.String())
 	}
 }
 

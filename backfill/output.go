@@ -58,6 +58,9 @@ type progress struct {
 	Step      int64    `json:"step_seconds"`
 	Labels    []string `json:"labels"`
 	Next      string   `json:"next"` // the next day to read
+	// SeededLive is where live counting began, in Unix seconds, when this history
+	// left the state the exporter went on from (Store.Seed).
+	SeededLive int64 `json:"seeded_live,omitempty"`
 	// Written is the bytes of OpenMetrics output before its # EOF.
 	Written int64           `json:"written,omitempty"`
 	History json.RawMessage `json:"history"`
