@@ -32,7 +32,7 @@ func TestWorldReadableTokenWarns(t *testing.T) {
 			if err != nil {
 				t.Fatalf("--config.check: %v\n%s", err, out)
 			}
-			const warning = "is open to every user of the machine"
+			const warning = "which lets every user of the machine who can reach its directory open it"
 			if got := strings.Contains(string(out), warning); got != tc.warn {
 				t.Fatalf("warned %v, want %v:\n%s", got, tc.warn, out)
 			}

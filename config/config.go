@@ -356,7 +356,7 @@ func (o *Operation) resolveToken(dir string) error {
 		}
 		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
 			o.warnings = append(o.warnings, fmt.Sprintf(
-				"operation %q: token_file %s is open to every user of the machine (mode %#o): make it readable by the exporter's user only, e.g. chmod 0600, or 0640 with the exporter's group",
+				"operation %q: token_file %s has mode %#o, which lets every user of the machine who can reach its directory open it: make it readable by the exporter's user only, e.g. chmod 0600, or 0640 with the exporter's group",
 				o.Name, path, fi.Mode().Perm()))
 		}
 		tok := Secret(strings.TrimSpace(string(data)))
