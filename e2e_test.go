@@ -631,6 +631,18 @@ func startPrometheus(t *testing.T, p promInstall, cfgPath, data, addr string) pr
 	return promAPI{ctx: t.Context(), base: "http://" + addr}
 }
 
+// startScrapingPrometheus starts p's server scraping target, as job wolkvox, every
+// second, in a data directory of its own, and waits until it is ready.
+func startScrapingPrometheus(t *testing.T, p promInstall, target string) (api promAPI, data string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, data := filepath.Join(dir, "prometheus.yml"), filepath.Join(dir, "data")
+	writeFile(t, cfg, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: wolkvox\n    static_configs:\n      - targets: [%q]\n", target))
+	api = startPrometheus(t, p, cfg, data, freePort(t))
+	api.waitReady(t)
+	return api, data
+}
+
 // e2eDeadline bounds the wait for data in the end-to-end test, at any -e2e.clock:
 // at the quiet 01:00 every panel shows data about 3m15s after Prometheus starts.
 const e2eDeadline = 6 * time.Minute

@@ -56,11 +56,7 @@ func TestBackfillInstallDay(t *testing.T) {
 	}
 	servers := map[string]server{}
 	for _, p := range installs {
-		data := filepath.Join(t.TempDir(), "data")
-		cfg := filepath.Join(t.TempDir(), "prometheus.yml")
-		writeFile(t, cfg, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: wolkvox\n    static_configs:\n      - targets: [%q]\n", instance))
-		api := startPrometheus(t, p, cfg, data, freePort(t))
-		api.waitReady(t)
+		api, data := startScrapingPrometheus(t, p, instance)
 		servers[p.version] = server{api, data}
 	}
 
@@ -194,11 +190,17 @@ func moveBlocks(t *testing.T, from, data string) {
 // panelExpr is the first query of the panel titled title.
 func panelExpr(t *testing.T, title string) string {
 	t.Helper()
+	return panelTargets(t, title)[0].expr
+}
+
+// panelTargets are the queries of the panel titled title.
+func panelTargets(t *testing.T, title string) []dashboardTarget {
+	t.Helper()
 	for _, p := range allPanels(t) {
 		if p.str("title") == title {
-			return p.targets()[0].expr
+			return p.targets()
 		}
 	}
 	t.Fatalf("no panel %q", title)
-	return ""
+	return nil
 }

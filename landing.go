@@ -44,13 +44,7 @@ func landingPage(base web.LandingConfig, coll *collector.Collector, metricsPath,
 			Operations        []landingOperation
 		}{Demo: demo, MetricsPath: metricsPath}
 		for _, st := range coll.Statuses() {
-			row := landingRow(st)
-			shown, held := coll.Chats(st)
-			row.Chats = strconv.FormatFloat(shown, 'f', -1, 64)
-			if held > 0 {
-				row.Chats += ", and " + strconv.FormatFloat(held, 'f', -1, 64) + " in label sets first seen lately, which /metrics shows at 0 until the new-series hold ends"
-			}
-			data.Operations = append(data.Operations, row)
+			data.Operations = append(data.Operations, landingRow(coll, st))
 		}
 		var extra bytes.Buffer
 		if err := landingState.Execute(&extra, data); err != nil {
@@ -69,7 +63,7 @@ func landingPage(base web.LandingConfig, coll *collector.Collector, metricsPath,
 	}
 }
 
-func landingRow(st poller.Status) landingOperation {
+func landingRow(coll *collector.Collector, st poller.Status) landingOperation {
 	row := landingOperation{Name: st.Config.Name, Up: st.Up, LastSuccess: "never", BackoffUntil: "-"}
 	for _, n := range st.Requests {
 		row.Called = row.Called || n > 0
@@ -79,6 +73,11 @@ func landingRow(st poller.Status) landingOperation {
 	}
 	if st.BackoffUntil.After(time.Now()) {
 		row.BackoffUntil = logtime.Format(st.BackoffUntil)
+	}
+	shown, held := coll.Chats(st)
+	row.Chats = strconv.FormatFloat(shown, 'f', -1, 64)
+	if held > 0 {
+		row.Chats += ", and " + strconv.FormatFloat(held, 'f', -1, 64) + " in label sets first seen lately, which /metrics shows at 0 until the new-series hold ends"
 	}
 	return row
 }

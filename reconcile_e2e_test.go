@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,12 +116,7 @@ const rereadPanelTitle = "Last day re-read, per the report"
 // checks that each value of the re-read panel, queried as Grafana does, is want's.
 func checkRereadPanel(t *testing.T, p promInstall, e *exporter, want map[string]float64) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, cfg, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: wolkvox\n    static_configs:\n      - targets: [%q]\n",
-		strings.TrimPrefix(e.url, "http://")))
-	api := startPrometheus(t, p, cfg, filepath.Join(dir, "data"), freePort(t))
-	api.waitReady(t)
+	api, _ := startScrapingPrometheus(t, p, strings.TrimPrefix(e.url, "http://"))
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if samples, err := api.query("wolkvox_reconcile_day_start_timestamp_seconds > 0"); err == nil && len(samples) > 0 {
@@ -134,12 +128,7 @@ func checkRereadPanel(t *testing.T, p promInstall, e *exporter, want map[string]
 		time.Sleep(200 * time.Millisecond) // until the first scrape lands
 	}
 	vars := withDashboardDefaults(t, grafanaVariables)
-	var targets []dashboardTarget
-	for _, panel := range allPanels(t) {
-		if panel.str("title") == rereadPanelTitle {
-			targets = panel.targets()
-		}
-	}
+	targets := panelTargets(t, rereadPanelTitle)
 	if len(targets) != len(want) {
 		t.Fatalf("panel %q has %d queries, want %d: %v", rereadPanelTitle, len(targets), len(want), targets)
 	}
