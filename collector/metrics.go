@@ -67,11 +67,11 @@ var (
 	reconcileDayMissedDesc = newDesc("reconcile", "day_missed_chats",
 		"Chats of the last re-read day found only by the re-read.", op)
 	reconcileDayStartDesc = newDesc("reconcile", "day_start_timestamp_seconds",
-		"Unix time of the start of the last re-read day, 0 if none.", op)
+		"Unix time of the start of the last re-read day; absent, as the other reconcile_day metrics, until a day has been re-read.", op)
 	reconcileSuccessDesc = newDesc("reconcile", "last_success_timestamp_seconds",
 		"Unix time of the last successful re-read of a day, or of the start of counting before the first.", op)
 	reconcileDelayDesc = newDesc("reconcile", "listing_delay_seconds",
-		"How long after closing the chats found late on the last re-read day were at least still not listed; 0 if unknown.", op)
+		"How long after closing the chats found late on the last re-read day were at least still not listed; 0 if unknown, absent until a day has been re-read.", op)
 	reloadOKDesc = newDesc("exporter", "config_last_reload_successful",
 		"1 if the last configuration reload succeeded.")
 	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
@@ -126,11 +126,15 @@ func (e emitter) health(st poller.Status) {
 	if r := st.Reconciled; r != nil {
 		e.counter(reconcileMissedDesc, r.Missed)
 		e.counter(reconcileExtraDesc, r.Extra)
-		e.gauge(reconcileDayChatsDesc, r.DayChats)
-		e.gauge(reconcileDayMissedDesc, r.DayMissed)
-		e.gauge(reconcileDayStartDesc, unixSeconds(r.DayStart))
 		e.gauge(reconcileSuccessDesc, unixSeconds(r.LastSuccess))
-		e.gauge(reconcileDelayDesc, r.Delay.Seconds())
+		// A day's figures exist once a day has been re-read: a 0 before would read as
+		// a day without chats.
+		if !r.DayStart.IsZero() {
+			e.gauge(reconcileDayChatsDesc, r.DayChats)
+			e.gauge(reconcileDayMissedDesc, r.DayMissed)
+			e.gauge(reconcileDayStartDesc, unixSeconds(r.DayStart))
+			e.gauge(reconcileDelayDesc, r.Delay.Seconds())
+		}
 	}
 }
 

@@ -127,6 +127,13 @@ func TestReconcileCountsLateChats(t *testing.T) {
 				if now.Before(rereadAt.Add(-5 * time.Minute)) {
 					servedBefore = servedIDs(r.sim, tc.start.Add(-10*time.Minute), tc.midnight)
 					countedBefore = r.h.sum("wolkvox_chats_total")
+					// No day has been re-read: no figure of one, which a panel would draw as 0.
+					for _, name := range []string{"wolkvox_reconcile_day_chats", "wolkvox_reconcile_day_missed_chats",
+						"wolkvox_reconcile_day_start_timestamp_seconds", "wolkvox_reconcile_listing_delay_seconds"} {
+						if mf := r.h.families()[name]; mf != nil {
+							t.Errorf("%s is exported at %s, before any day was re-read: %v", name, now, mf)
+						}
+					}
 				}
 			})
 			truth := closedIn(src, tc.start.Add(-10*time.Minute), tc.midnight)
