@@ -34,19 +34,11 @@ func demoConfig(baseURL string) (*config.Config, error) {
 // demoZone is where the simulated traffic's hours are: the real API's default zone.
 const demoZone = "America/Bogota"
 
-// defaultDemoClock is where the demo's simulated clock starts without --demo.clock:
-// office hours in Bogota, so that the demo moves within a minute at any hour of the
-// day where it runs.
-const defaultDemoClock = "10:00"
-
-// parseDemoClock reads --demo.clock: "wall" (the wall clock, returned as zero), HH:MM
-// (today in demoZone at that time; "" is defaultDemoClock) or an RFC 3339 time.
+// parseDemoClock reads --demo.clock: "wall" or "" (the wall clock, returned as
+// zero), HH:MM (today in demoZone at that time) or an RFC 3339 time.
 func parseDemoClock(s string, now time.Time) (time.Time, error) {
-	switch s {
-	case "wall":
+	if s == "" || s == "wall" {
 		return time.Time{}, nil
-	case "":
-		s = defaultDemoClock
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil

@@ -74,7 +74,7 @@ func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCo
 		configFile:    app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String(),
 		storagePath:   app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String(),
 		demo:          app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool(),
-		demoClock:     app.Flag("demo.clock", "With --demo: the simulated time of day in America/Bogota at start, as HH:MM or an RFC 3339 time, or \"wall\" to follow the wall clock. The demo's traffic follows the hour of the day: by default it starts at "+defaultDemoClock+", office hours, whatever the time where you are.").PlaceHolder("HH:MM").String(),
+		demoClock:     app.Flag("demo.clock", "With --demo: replay the demo's traffic from this time of day in America/Bogota, as HH:MM or an RFC 3339 time, instead of the wall clock's (\"wall\", the default). The traffic follows the hour of the day, busy in office hours and quiet at night; a replayed clock shifts the demo's past with it.").PlaceHolder("HH:MM").Default("wall").String(),
 		logLevel:      app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error"),
 		logFormat:     app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json"),
 		configCheck:   serveCmd.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool(),
@@ -141,7 +141,7 @@ func withWarnings(load func() (*config.Config, error), report func(string)) func
 // a failure, already reported.
 func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*config.Config, error), stop func(), code int) {
 	load = func() (*config.Config, error) { return config.Load(*f.configFile) }
-	if *f.demoClock != "" && !*f.demo {
+	if *f.demoClock != "wall" && !*f.demo {
 		fmt.Fprintf(stderr, "%s: --demo.clock needs --demo\n", programName)
 		return nil, nil, 2
 	}
@@ -159,12 +159,13 @@ func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*confi
 		return nil, nil, 1
 	}
 	keyvals := []any{"msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL}
-	f.demoNote = "Its traffic follows the hour of the day in Bogota, as the wall clock says."
+	f.demoNote = "Its traffic follows the hour of the day in Bogota, as the wall clock says: busy in office hours, quiet at night. " +
+		"Its past is the same at every start, so a backfilled history of the demo joins it."
 	if !clock.IsZero() {
-		f.demoNote = "Its traffic follows a simulated clock that started at " + logtime.Format(clock) +
-			", office hours in Bogota unless --demo.clock says otherwise; --demo.clock=wall follows the wall clock."
+		f.demoNote = "Its traffic replays a simulated clock that started at " + logtime.Format(clock) +
+			" (--demo.clock); its past is shifted with it."
 		keyvals = append(keyvals, "simulated_start", logtime.Format(clock),
-			"note", "the traffic follows this simulated clock; --demo.clock=wall follows yours")
+			"note", "the traffic replays this simulated clock, and its past is shifted with it")
 	}
 	level.Info(logger).Log(keyvals...)
 	return func() (*config.Config, error) { return demoConfig(baseURL) }, stop, 0
