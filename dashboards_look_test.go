@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/grafanatest"
 )
 
 // A stand-in for looking at the dashboards in Grafana: each chart's queries run
@@ -26,30 +28,10 @@ import (
 // default: the range over its step count, rounded the same way, and at least its
 // minimum.
 
-// grafanaRound is Grafana's roundInterval: an interval, in milliseconds, made a round
-// one.
-func grafanaRound(ms int64) int64 {
-	for _, r := range []struct{ below, round int64 }{
-		{15, 10}, {35, 20}, {75, 50}, {150, 100}, {350, 200}, {750, 500}, {1500, 1000}, {3500, 2000}, {7500, 5000},
-		{12500, 10000}, {17500, 15000}, {25000, 20000}, {45000, 30000}, {90000, 60000}, {210000, 120000},
-		{450000, 300000}, {750000, 600000}, {1050000, 900000}, {1500000, 1200000}, {2700000, 1800000},
-		{5400000, 3600000}, {9000000, 7200000}, {16200000, 10800000}, {32400000, 21600000}, {86400000, 43200000},
-		{604800000, 86400000}, {1814400000, 604800000}, {3628800000, 2592000000},
-	} {
-		if ms < r.below {
-			return r.round
-		}
-	}
-	return 31536000000
-}
-
-// grafanaScrapeInterval is the least step Grafana asks Prometheus for.
-const grafanaScrapeInterval = 15 * time.Second
-
-// panelStep is the step of a panel of columns at a time range.
+// panelStep is the step of a chart of columns at a time range.
 func panelStep(columns float64, r time.Duration) time.Duration {
-	points := int64(panelWidthPx(columns) - 16)
-	return max(time.Duration(grafanaRound(r.Milliseconds()/points))*time.Millisecond, grafanaScrapeInterval)
+	points := math.Floor(panelWidthPx(columns) - 16)
+	return max(grafanatest.RoundInterval(time.Duration(float64(r)/points)), grafanatest.DefaultScrapeInterval)
 }
 
 // autoWindow is the Window variable on auto at a time range, as a PromQL duration.
@@ -69,8 +51,7 @@ func autoWindow(t *testing.T, r time.Duration) string {
 	if err != nil || count == 0 {
 		t.Fatalf("no auto window in the dashboards (%q, %v)", least, count)
 	}
-	w := max(time.Duration(grafanaRound(int64(float64(r.Milliseconds())/count)))*time.Millisecond, minimum)
-	return promDuration(w)
+	return promDuration(grafanatest.AutoInterval(r, count, minimum))
 }
 
 // promDuration writes d as PromQL takes it, in whole seconds.
@@ -185,6 +166,47 @@ func shareLook(lines []line) (extremes, medianChange float64, err error) {
 	return float64(atEdge) / float64(points), medianChange, nil
 }
 
+// lineLook measures the lines of a chart that is not a share, such as a percentile
+// or a skill's line: the median change between neighbouring points that differ, as
+// a percentage of their mean, and the share of its points that are drawn.
+func lineLook(lines []line) (medianChange, drawn float64) {
+	var points, finite int
+	var changes []float64
+	for _, l := range lines {
+		for i, v := range l.values {
+			points++
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			finite++
+			if i > 0 {
+				prev := l.values[i-1]
+				if !math.IsNaN(prev) && !math.IsInf(prev, 0) && v != prev && v+prev > 0 {
+					changes = append(changes, 200*math.Abs(v-prev)/(v+prev))
+				}
+			}
+		}
+	}
+	if points == 0 {
+		return 0, 0
+	}
+	slices.Sort(changes)
+	if len(changes) > 0 {
+		medianChange = changes[len(changes)/2]
+	}
+	return medianChange, float64(finite) / float64(points)
+}
+
+// maxLineChange bounds, at 7 and 30 days, how much a percentile's line moves from one
+// point to the next at the median, in percent of its value; maxWeekShareChange how
+// much a share does, in percentage points. Over a week with a window of an hour, a
+// 99th percentile or a skill's 90th moved by 6% from one point to the next, and a
+// channel's service level by 1.8 points: noise where a trend should show.
+const (
+	maxLineChange      = 3.0
+	maxWeekShareChange = 1.0
+)
+
 // historyRanges are the time ranges a supervisor picks, each ending where the
 // backfilled history ends; smooth says whether the noise bounds apply. At 6 h, a
 // share of a rare feeling may truly be 0% for an evening hour.
@@ -197,7 +219,9 @@ var historyRanges = []struct {
 // Every chart over a month of the demo's history, at 6 h, 24 h, 7 d and 30 d, shows
 // data, and each share stays within 0%-100%. From 24 h on it reads as a line: under
 // 5% of a share's points sit at exactly 0% or 100%, and its points move by under 3
-// percentage points from one to the next at the median.
+// percentage points from one to the next at the median. From 7 d on it shows trends:
+// a share's points move by under maxWeekShareChange points, a percentile's by under
+// maxLineChange percent of its value.
 func TestDashboardsOverHistory(t *testing.T) {
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
@@ -218,7 +242,7 @@ func TestDashboardsOverHistory(t *testing.T) {
 					if strings.Contains(q.expr, "wolkvox_agent_") || !strings.Contains(q.expr, "wolkvox_chat") {
 						continue // history holds the chat families of the demo, which has no agent metrics
 					}
-					expr, err := substitute(q.expr, vars)
+					expr, err := grafanatest.Substitute(q.expr, vars)
 					if err != nil {
 						t.Fatalf("%s: %v", q.panelQuery, err)
 					}
@@ -232,6 +256,13 @@ func TestDashboardsOverHistory(t *testing.T) {
 						t.Errorf("%s at %s: no data", q.panelQuery, rg.name)
 						continue
 					case q.unit != "percentunit":
+						change, drawn := lineLook(lines)
+						t.Logf("%s at %s (step %s, window %s): %d lines, median change %.1f%% of the value, %.0f%% of points drawn",
+							q.panelQuery, rg.name, step, vars["window"], len(lines), change, 100*drawn)
+						if rg.r >= 7*24*time.Hour && strings.Contains(expr, "histogram_quantile") && change >= maxLineChange {
+							t.Errorf("%s at %s (step %s, window %s): its points move by %.1f%% of their value from one to the next at the median: noise, not a trend",
+								q.panelQuery, rg.name, step, vars["window"], change)
+						}
 						continue
 					}
 					extremes, change, err := shareLook(lines)
@@ -239,7 +270,7 @@ func TestDashboardsOverHistory(t *testing.T) {
 						t.Errorf("%s at %s: %v", q.panelQuery, rg.name, err)
 						continue
 					}
-					if rg.smooth && (extremes >= 0.05 || change >= 3) {
+					if rg.smooth && (extremes >= 0.05 || change >= 3 || rg.r >= 7*24*time.Hour && change >= maxWeekShareChange) {
 						t.Errorf("%s at %s (step %s, window %s): %.1f%% of points at 0%% or 100%%, median change %.2f points: noise, not a line",
 							q.panelQuery, rg.name, step, vars["window"], 100*extremes, change)
 					}

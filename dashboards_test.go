@@ -72,7 +72,7 @@ type dashboardFile struct {
 // checks that the committed JSON is what it builds.
 func readDashboards(t *testing.T) []dashboardFile {
 	t.Helper()
-	built, err := grafana.Dashboards()
+	built, err := grafana.Dashboards("")
 	if err != nil || len(built) != 2 {
 		t.Fatalf("want the two dashboards, built %d (%v)", len(built), err)
 	}
@@ -196,7 +196,7 @@ func TestPanelTitlesUnique(t *testing.T) {
 // min, 0.1 min). Shares run from 0% to 100%.
 var (
 	statUnits  = []string{"none", "percentunit", "s"}
-	chartUnits = []string{"none", "percentunit", "s", "suffix:s", "suffix:min", "suffix:/h"}
+	chartUnits = []string{"none", "percentunit", "s", "suffix:s", "suffix:min", "suffix:/h", "suffix: chars"}
 )
 
 func TestPanelUnitsAndDecimals(t *testing.T) {
@@ -228,20 +228,25 @@ func TestPanelUnitsAndDecimals(t *testing.T) {
 	}
 }
 
-var rateRE = regexp.MustCompile(`\b(rate|irate|increase)\(`)
+var rateRE = regexp.MustCompile(`\b(rate|irate|increase|deriv|resets)\(`)
 
 // Rates and shares are over the Window variable: auto by default, growing with the
 // time range and never under an hour, so that a quiet night still holds chats. No
-// panel has a minimum interval, which would hold its last point back, and each rate
-// panel's description says how its window is chosen.
+// chart has a minimum interval, which would hold its last point back, and each rate
+// panel's description says how its window is chosen. A stat, gauge, list or table,
+// whose instant query Grafana evaluates at now rounded down to the panel's step,
+// asks for a step of a second.
 func TestRatePanelsUseTheWindow(t *testing.T) {
 	for _, d := range readDashboards(t) {
 		for _, p := range d.panels {
+			if p.str("type") != "timeseries" {
+				if p.get("interval") != "1s" || p.get("maxDataPoints") != 100000.0 {
+					t.Errorf("%s: interval %v and maxDataPoints %v: Grafana evaluates it up to a step before now", p, p.get("interval"), p.get("maxDataPoints"))
+				}
+				continue
+			}
 			if p.get("interval") != nil {
 				t.Errorf("%s: a minimum interval (%v) holds the last point back by up to as much", p, p.get("interval"))
-			}
-			if p.str("type") != "timeseries" {
-				continue
 			}
 			uses := false
 			for _, tg := range p.targets() {

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/grafanatest"
 )
 
 // The stack as shipped, against each real Prometheus at hand: the example config and
@@ -44,10 +46,21 @@ var grafanaVariables = map[string]string{
 	"skill":     ".*",
 }
 
-// emptyInDemo names the panels that have no data in demo mode, and why.
+// emptyInDemo names the panels, or a panel's query ("<panel>, query <refId>"), that
+// have no data in demo mode, and why.
 var emptyInDemo = map[string]string{
+	"Daily re-read: chats found late and extra, query A": "no day is re-read before the first reconcile.after past midnight, and until then the exporter exports no day's figures",
 	"Chats and handle time per agent": "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
 	rereadPanelTitle:                  "no day is re-read before the first reconcile.after past midnight, and until then the panel shows no number",
+}
+
+// emptyInDemoReason says why q has no data in demo mode, if it has none.
+func emptyInDemoReason(q panelQuery) (string, bool) {
+	if reason, ok := emptyInDemo[q.panel]; ok {
+		return reason, true
+	}
+	reason, ok := emptyInDemo[q.panel+", query "+q.refID]
+	return reason, ok
 }
 
 // mayBeEmptyInDemo names the panels that list only what happened, which the demo
@@ -288,28 +301,6 @@ func (q panelQuery) String() string {
 	return fmt.Sprintf("%s, panel %q, query %s", q.dashboard, q.panel, q.refID)
 }
 
-var variableRE = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
-
-// substitute replaces Grafana variables by their values in vars; it fails on one
-// it does not know.
-func substitute(expr string, vars map[string]string) (string, error) {
-	var unknown []string
-	out := variableRE.ReplaceAllStringFunc(expr, func(m string) string {
-		sub := variableRE.FindStringSubmatch(m)
-		name := sub[1] + sub[2]
-		v, ok := vars[name]
-		if !ok {
-			unknown = append(unknown, name)
-			return m
-		}
-		return v
-	})
-	if len(unknown) > 0 {
-		return "", fmt.Errorf("unknown Grafana variable(s) %v", unknown)
-	}
-	return out, nil
-}
-
 // withDashboardDefaults returns vars with the default of each of the dashboards'
 // custom variables that vars does not set, and the Window on auto for vars' range.
 func withDashboardDefaults(t *testing.T, vars map[string]string) map[string]string {
@@ -484,7 +475,7 @@ scrape_configs:
 	var pending []panelCheck
 	used := map[string]bool{}
 	for _, q := range queries {
-		expr, err := substitute(q.expr, vars)
+		expr, err := grafanatest.Substitute(q.expr, vars)
 		if err != nil {
 			t.Errorf("%s: %v\n  expr: %s", q, err, q.expr)
 			continue
@@ -521,7 +512,7 @@ scrape_configs:
 	linesReachNow(t, api)
 	// Every metric a query names must exist, even where a fallback would hide it.
 	for _, q := range queries {
-		if _, mayBeEmpty := emptyInDemo[q.panel]; mayBeEmpty {
+		if _, mayBeEmpty := emptyInDemoReason(q); mayBeEmpty {
 			continue
 		}
 		for _, name := range metricNameRE.FindAllString(q.expr, -1) {
@@ -544,7 +535,7 @@ scrape_configs:
 			t.Errorf("%s: query %q is not label_values(selector, label)", name, q)
 			continue
 		}
-		selector, err := substitute(m[1], vars)
+		selector, err := grafanatest.Substitute(m[1], vars)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -581,13 +572,13 @@ func linesReachNow(t *testing.T, api promAPI) {
 	const r = time.Hour
 	vars := rangeVariables(t, r)
 	for _, q := range chartQueries(t) {
-		if _, empty := emptyInDemo[q.panel]; empty {
+		if _, empty := emptyInDemoReason(q.panelQuery); empty {
 			continue
 		}
 		if _, quiet := mayBeEmptyInDemo[q.panel]; quiet {
 			continue
 		}
-		expr, err := substitute(q.expr, vars)
+		expr, err := grafanatest.Substitute(q.expr, vars)
 		if err != nil {
 			t.Fatalf("%s: %v", q.panelQuery, err)
 		}
@@ -635,8 +626,18 @@ func startPrometheus(t *testing.T, p promInstall, cfgPath, data, addr string) pr
 // second, in a data directory of its own, and waits until it is ready.
 func startScrapingPrometheus(t *testing.T, p promInstall, target string) (api promAPI, data string) {
 	t.Helper()
+	return startScrapingPrometheusOn(t, p, target, "")
+}
+
+// startScrapingPrometheusOn is startScrapingPrometheus with a copy of the blocks of
+// history in its data directory from the start; "" is none.
+func startScrapingPrometheusOn(t *testing.T, p promInstall, target, history string) (api promAPI, data string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, data := filepath.Join(dir, "prometheus.yml"), filepath.Join(dir, "data")
+	if history != "" {
+		copyBlocks(t, history, data)
+	}
 	writeFile(t, cfg, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: wolkvox\n    static_configs:\n      - targets: [%q]\n", target))
 	api = startPrometheus(t, p, cfg, data, freePort(t))
 	api.waitReady(t)
@@ -684,7 +685,7 @@ func panelProblem(api promAPI, q panelQuery, expr string, start, end time.Time) 
 	} else {
 		series, finite, err = api.queryRange(expr, start, end, 5*time.Second)
 	}
-	reason, mayBeEmpty := emptyInDemo[q.panel]
+	reason, mayBeEmpty := emptyInDemoReason(q)
 	_, quiet := mayBeEmptyInDemo[q.panel]
 	switch {
 	case err != nil:

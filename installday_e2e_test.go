@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/grafanatest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -116,7 +117,7 @@ func TestBackfillInstallDay(t *testing.T) {
 			// The supervisors' "Chats today", at the same time.
 			vars := withDashboardDefaults(t, grafanaVariables)
 			vars["__range"] = day
-			expr, err := substitute(panelExpr(t, "Chats today"), vars)
+			expr, err := grafanatest.Substitute(panelExpr(t, "Chats today"), vars)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/grafanatest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -133,7 +134,7 @@ func checkRereadPanel(t *testing.T, p promInstall, e *exporter, want map[string]
 		t.Fatalf("panel %q has %d queries, want %d: %v", rereadPanelTitle, len(targets), len(want), targets)
 	}
 	for _, target := range targets {
-		expr, err := substitute(target.expr, vars)
+		expr, err := grafanatest.Substitute(target.expr, vars)
 		if err != nil {
 			t.Fatal(err)
 		}

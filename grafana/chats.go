@@ -20,8 +20,8 @@ const slBucket = `le=~"$sl_threshold|$sl_threshold.0"`
 // negative selects the chats of a negative or very negative feeling.
 const negative = `feeling=~"negative|very_negative"`
 
-func chatsDashboard() *dashboard.DashboardBuilder {
-	d := base("wolkvox-chats", "Wolkvox chats",
+func chatsDashboard(day day) *dashboard.DashboardBuilder {
+	d := base(day, "wolkvox-chats", "Wolkvox chats",
 		"Contact-center view of the Wolkvox chat_1 report: volume, service level, answer delay, chat length, handle time, sentiment, dispositions.").
 		Tags([]string{"wolkvox", "contact-center"}).
 		WithVariable(datasourceVariable()).
@@ -30,10 +30,10 @@ func chatsDashboard() *dashboard.DashboardBuilder {
 		WithVariable(queryVariable("skill", "Skill", `label_values(wolkvox_chats_total{operation=~"$operation", channel=~"$channel"}, skill)`)).
 		WithVariable(slThresholdVariable()).
 		WithVariable(windowVariable())
-	for _, p := range windowStats(lastHourText, "1h", [4]string{"Chats closed", "Service level", "ASA p90", "Negative chats"}) {
+	for _, p := range windowStats(overRange, lastHourText, "1h", [4]string{"Chats closed", "Service level", "ASA p90", "Negative chats"}) {
 		d = d.WithPanel(p)
 	}
-	for _, p := range windowStats(sentences(todayText, installDayText), "now/d", [4]string{"Chats today", "SL today", "ASA p90 today", "Negative today"}) {
+	for _, p := range windowStats(day.today, sentences(day.todayText(), installDayText), "now/d", [4]string{"Chats today", "SL today", "ASA p90 today", "Negative today"}) {
 		d = d.WithPanel(p)
 	}
 	d = d.WithPanel(withTotal(lines("Chats closed per hour, by channel", sentences(
@@ -60,14 +60,20 @@ func chatsDashboard() *dashboard.DashboardBuilder {
 		windowText, fewText), unitMinutes, "wolkvox_chat_duration_seconds", notTimedOut, " / 60"))
 	d = d.WithPanel(withTotal(lines("Closed by timeout, per hour", sentences(
 		"Chats no agent coded, which the platform closes by timeout (cod_act TIMEOUTCHAT) about 23 hours after they opened, as chats per hour, together (the wide line) and by channel. Their length is left out of Chat length.",
-		windowText), 6, unitPerHour,
+		windowText), 12, unitPerHour,
 		target{perHour(chat("wolkvox_chat_duration_seconds_count", `timed_out="true"`)), totalLegend},
 		target{perHour(chat("wolkvox_chat_duration_seconds_count", `timed_out="true"`), "channel"), "{{channel}}"})))
+	timedOut := chat("wolkvox_chat_dispositions_total", `code=~"(?i)timeoutchat"`)
 	d = d.WithPanel(statPanel("Timed out today", sentences(
-		"Share of today's chats that the platform closed by timeout (cod_act TIMEOUTCHAT) because no agent coded them.", todayText, exactText),
-		6, 8, unitShare, 0, []threshold{{"green", 0}, {"orange", 0.2}, {"red", 0.5}},
-		target{share(chat("wolkvox_chat_dispositions_total", `code=~"(?i)timeoutchat"`), chat("wolkvox_chat_dispositions_total")), "timed out"}).
+		"Share of today's chats that the platform closed by timeout (cod_act TIMEOUTCHAT) because no agent coded them.", day.todayText(), exactText),
+		6, 4, unitShare, 0, []threshold{{"green", 0}, {"orange", 0.2}, {"red", 0.5}},
+		target{share(day.today, timedOut, chat("wolkvox_chat_dispositions_total")), "timed out"}).
 		TimeFrom("now/d").HideTimeOverride(false))
+	d = d.WithPanel(statPanel("Timeouts today", sentences(
+		"Chats the platform closed by timeout (cod_act TIMEOUTCHAT) today.", day.todayText(), exactText),
+		6, 4, unitCount, 0, plain, target{"(" + sumBy(day.today(timedOut)) + " or vector(0))", "timed out"}).
+		TimeFrom("now/d").HideTimeOverride(false))
+	d = d.WithPanel(rereadDay())
 	d = d.WithPanel(percentiles("Handle time p50 / p90 / p99", sentences(
 		"Time agents spent on each chat (time_on_agent), in minutes.", windowText, fewText),
 		unitMinutes, "wolkvox_chat_handle_time_seconds", chat, " / 60"))
@@ -89,12 +95,12 @@ func chatsDashboard() *dashboard.DashboardBuilder {
 		target{enough(sumBy(rate(chat("wolkvox_chats_total")), "last_participant")+" / ignoring (last_participant) group_left "+
 			sumBy(rate(chat("wolkvox_chats_total"))), chat("wolkvox_chats_total")), "{{last_participant}}"})), participantColors))
 	d = d.WithPanel(barList("Top dispositions", sentences(
-		"The ten dispositions (cod_act and its description) with the most chats today; dispositions with no chat today are left out.", todayText, exactText),
+		"The ten dispositions (cod_act and its description) with the most chats today; dispositions with no chat today are left out.", day.todayText(), exactText),
 		common.BarGaugeNamePlacementTop, []threshold{{color: "blue"}},
-		target{"sort_desc(topk(10, " + sumBy(exact(chat("wolkvox_chat_dispositions_total")), "code", "description") + " > 0))", "{{code}} · {{description}}"}).
-		TimeFrom("now/d").HideTimeOverride(false))
+		target{"sort_desc(topk(10, " + sumBy(day.today(chat("wolkvox_chat_dispositions_total")), "code", "description") + " > 0))", "{{code}} · {{description}}"}).
+		TimeFrom("now/d").HideTimeOverride(false).Text(common.NewVizTextDisplayOptionsBuilder().TitleSize(14).ValueSize(18)))
 	d = d.WithPanel(lines("Characters per chat", sentences(
-		"Characters typed per chat by customers and by agents, averaged over the chats closed.", windowText, fewText), 12, unitCount,
+		"Characters typed per chat by customers and by agents, averaged over the chats closed.", windowText, fewText), 12, unitCharacters,
 		target{ratio(chat("wolkvox_chat_customer_characters_total"), chat("wolkvox_chats_total")), "customer"},
 		target{ratio(chat("wolkvox_chat_agent_characters_total"), chat("wolkvox_chats_total")), "agent"}).
 		OverrideByName("customer", fixedColor("orange")).OverrideByName("agent", fixedColor("blue")))
@@ -104,39 +110,41 @@ func chatsDashboard() *dashboard.DashboardBuilder {
 			12, unitCount, t...)
 	}, ratio(chat("wolkvox_chat_agent_messages_total"), chat("wolkvox_chats_total")),
 		ratio(chat("wolkvox_chat_agent_messages_total"), chat("wolkvox_chats_total"), "channel")))
-	d = d.WithPanel(rereadDay())
-	return d.WithRow(dashboard.NewRowBuilder("Agents (needs agent_metrics: true)").Collapsed(true).WithPanel(agentTable()))
+	return d.WithRow(dashboard.NewRowBuilder("Agents (needs agent_metrics: true)").Collapsed(true).WithPanel(agentTable(day)))
 }
 
 // windowStats are the four numbers of a window, titled as given: chats, service
 // level, answer delay and negative share.
-func windowStats(window, timeFrom string, titles [4]string) []*stat.PanelBuilder {
+func windowStats(exact count, window, timeFrom string, titles [4]string) []*stat.PanelBuilder {
 	stats := []*stat.PanelBuilder{
 		statPanel(titles[0], sentences("Chats closed in the window, each once.", window, exactText),
 			6, 4, unitCount, 0, plain, target{sumBy(exact(chat("wolkvox_chats_total"))), "chats"}),
 		statPanel(titles[1], sentences(
 			"Service level (SL): share of the chats closed in the window that an agent answered within the SL threshold ($sl_threshold s).", window, exactText),
 			6, 4, unitShare, 0, []threshold{{"red", 0}, {"orange", 0.7}, {"green", 0.8}},
-			target{sumBy(exact(chat("wolkvox_chat_answer_delay_seconds_bucket", slBucket))) + " / " + sumBy(exact(chat("wolkvox_chat_answer_delay_seconds_count"))), "service level"}),
+			target{share(exact, chat("wolkvox_chat_answer_delay_seconds_bucket", slBucket), chat("wolkvox_chat_answer_delay_seconds_count")), "service level"}),
 		statPanel(titles[2], sentences(
 			"Answer delay (ASA, as the Wolkvox report calls it), 90th percentile: 90% of the chats closed in the window were answered within this time (estimated within the histogram's buckets).", window),
 			6, 4, unitDuration, 0, []threshold{{"green", 0}, {"orange", 30}, {"red", 60}},
-			target{"histogram_quantile(0.9, " + sumBy(exact(chat("wolkvox_chat_answer_delay_seconds_bucket")), "le") + ")", "p90"}),
+			target{"histogram_quantile(0.9, " + sumBy(exact(chat("wolkvox_chat_answer_delay_seconds_bucket")), "le") + ") >= 0", "p90"}),
 		statPanel(titles[3], sentences(
 			"Share of the chats closed in the window with a negative or very negative feeling, among those with a feeling.", window, exactText),
 			6, 4, unitShare, 0, []threshold{{"green", 0}, {"orange", 0.15}, {"red", 0.25}},
-			target{share(chat("wolkvox_chats_total", negative), chat("wolkvox_chats_total", `feeling!="unknown"`)), "negative"}),
+			target{share(exact, chat("wolkvox_chats_total", negative), chat("wolkvox_chats_total", `feeling!="unknown"`)), "negative"}),
 	}
-	for _, p := range stats {
+	for i, p := range stats {
 		p.TimeFrom(timeFrom).HideTimeOverride(false)
+		if i > 0 {
+			p.NoValue("no chats in the window")
+		}
 	}
 	return stats
 }
 
 // share is the exact share of the counts of num among those of den over the
-// window; none of num is 0%.
-func share(num, den string) string {
-	return fmt.Sprintf("(%s or vector(0)) / %s", sumBy(exact(num)), sumBy(exact(den)))
+// window; none of num is 0%, and a window without chats shows no share.
+func share(exact count, num, den string) string {
+	return fmt.Sprintf("(%s or vector(0)) / (%s > 0)", sumBy(exact(num)), sumBy(exact(den)))
 }
 
 // notTimedOut selects the chats an agent or the customer closed, not the timeout.
@@ -154,7 +162,7 @@ func percentiles(title, description, unit, metric string, sel func(string, ...st
 	}{{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}} {
 		targets = append(targets, target{quantile(q.q, metric, sel) + after, q.name})
 	}
-	return colorsByName(lines(title, description, 12, unit, targets...), quantileColors)
+	return colorsByName(logLines(title, sentences(description, logText), 12, unit, targets...), quantileColors)
 }
 
 // sentimentMix stacks the feelings in their order, one query each, so that they
@@ -182,29 +190,29 @@ func labelValue(name string) string {
 }
 
 // rereadDay shows the last day the daily re-read read, which day it was, and
-// nothing before the first re-read: a 0 would read as a day without chats.
+// nothing before the first re-read, when the exporter exports no such day: a 0
+// would read as a day without chats.
 func rereadDay() *stat.PanelBuilder {
-	reread := `and on (operation) (` + op("wolkvox_reconcile_day_start_timestamp_seconds") + ` > 0)`
 	return statPanel("Last day re-read, per the report", sentences(
 		"The last day the daily re-read read in full, in the operation's time zone: its chats as the Wolkvox report lists them, and how many of them reached the counters only with the re-read (listed late). "+
 			"The counts cover the part of the day the exporter was counting; this is the number to compare with the report for that day, as chats found late count in the counters on the day they are found. "+
-			"Until a day has been re-read nothing shows: the first re-read runs on the first scrape reconcile.after (2 hours by default) past midnight."),
-		12, 5, unitCount, 0, plain,
-		target{"max(" + op("wolkvox_reconcile_day_start_timestamp_seconds") + " > 0) * 1000", "day"},
-		target{"sum(" + op("wolkvox_reconcile_day_chats") + " " + reread + ")", "chats"},
-		target{"sum(" + op("wolkvox_reconcile_day_missed_chats") + " " + reread + ")", "found late"}).
+			"Until a day has been re-read nothing shows: the exporter reads each day again early the next morning, two hours after midnight unless configured otherwise (reconcile.after)."),
+		12, 4, unitCount, 0, plain,
+		target{"max(" + op("wolkvox_reconcile_day_start_timestamp_seconds") + ") * 1000", "day"},
+		target{"sum(" + op("wolkvox_reconcile_day_chats") + ")", "chats"},
+		target{"sum(" + op("wolkvox_reconcile_day_missed_chats") + ")", "found late"}).
 		TextMode(common.BigValueTextModeValueAndName).
-		NoValue("no day re-read yet: the first re-read runs reconcile.after (2 h) past midnight").
+		NoValue("no day re-read yet: each day is read again early the next morning").
 		OverrideByName("day", []dashboard.DynamicConfigValue{{Id: "unit", Value: "time:YYYY-MM-DD"}})
 }
 
 // agentTable lists each agent's chats and handle time today.
-func agentTable() *table.PanelBuilder {
-	chats, handle := exact(op("wolkvox_agent_chats_total")), exact(op("wolkvox_agent_handle_time_seconds_total"))
+func agentTable(day day) *table.PanelBuilder {
+	chats, handle := day.today(op("wolkvox_agent_chats_total")), day.today(op("wolkvox_agent_handle_time_seconds_total"))
 	by := []string{"operation", "agent_id", "agent_name"}
 	return tablePanel("Chats and handle time per agent", sentences(
 		"Chats and handle time per agent today (operation filter only). Empty unless the operation sets agent_metrics: true, which is why it sits in a collapsed row that queries nothing until opened.",
-		todayText, exactText), 10,
+		day.todayText(), exactText), 10,
 		target{sumBy(chats, by...), "__auto"},
 		target{sumBy(handle, by...) + " / 3600", "__auto"},
 		target{"(" + sumBy(handle, by...) + ") / (" + sumBy(chats, by...) + ") / 60", "__auto"}).

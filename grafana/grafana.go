@@ -15,17 +15,23 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
-// timezone is the dashboards' day: the exporter's default time zone.
-const timezone = "America/Bogota"
-
-// Dashboards renders each dashboard as the JSON Grafana imports, by file name.
-func Dashboards() (map[string][]byte, error) {
+// Dashboards renders each dashboard as the JSON Grafana imports, by file name, for
+// operations in the time zone named zone (an IANA name; "" is DefaultTimezone):
+// their "today" starts at its midnight.
+func Dashboards(zone string) (map[string][]byte, error) {
+	if zone == "" {
+		zone = DefaultTimezone
+	}
+	d, err := newDay(zone)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]byte{}
-	for name, d := range map[string]*dashboard.DashboardBuilder{
-		"wolkvox-chats.json":    chatsDashboard(),
-		"wolkvox-exporter.json": exporterDashboard(),
+	for name, b := range map[string]*dashboard.DashboardBuilder{
+		"wolkvox-chats.json":    chatsDashboard(d),
+		"wolkvox-exporter.json": exporterDashboard(d),
 	} {
-		built, err := d.Build()
+		built, err := b.Build()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -43,8 +49,8 @@ func Dashboards() (map[string][]byte, error) {
 
 // base is what both dashboards share: the day, the refresh, and the links between
 // them.
-func base(uid, title, description string) *dashboard.DashboardBuilder {
-	return dashboard.NewDashboardBuilder(title).Uid(uid).Description(description).Timezone(timezone).
+func base(d day, uid, title, description string) *dashboard.DashboardBuilder {
+	return dashboard.NewDashboardBuilder(title).Uid(uid).Description(description).Timezone(d.zone).
 		Time("now-6h", "now").Refresh("1m").Editable().Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		Link(dashboard.NewDashboardLinkBuilder("Wolkvox dashboards").Type(dashboard.DashboardLinkTypeDashboards).
 			Tags([]string{"wolkvox"}).AsDropdown(false).IncludeVars(true).KeepTime(true).TargetBlank(false).Icon("external link").Tooltip("").Url(""))
@@ -81,16 +87,19 @@ func slThresholdVariable() *dashboard.CustomVariableBuilder {
 }
 
 // windowAutoCount and windowMin make the auto window: the range over this count,
-// rounded, and no shorter than windowMin. A day holds 24 of its hours, 7 days 168.
+// rounded as Grafana rounds intervals, and no shorter than windowMin: 1 hour up to a
+// day, 6 hours at 7 days, 12 at 30. Over a week a window of an hour holds a few
+// dozen chats at night, and a 99th percentile or a channel's share jumps from
+// one point to the next; six hours hold hundreds.
 const (
-	windowAutoCount = 168
+	windowAutoCount = 42
 	windowMin       = "1h"
 )
 
 // windowVariable is the window rates and shares are taken over.
 func windowVariable() *dashboard.IntervalVariableBuilder {
 	return dashboard.NewIntervalVariableBuilder("window").Label("Window").
-		Description("What each point of a rate or share is over. auto grows with the time range: a 168th of it, at least an hour (1 hour up to 7 days, 3 hours at 30 days).").
+		Description("What each point of a rate or share is over. auto grows with the time range: a 42nd of it, rounded, at least an hour (1 hour up to a day, 6 hours at 7 days, 12 hours at 30 days).").
 		Values(dashboard.StringOrMap{String: new("15m,30m,1h,3h,6h,12h,1d")}).Auto(true).StepCount(windowAutoCount).MinInterval(windowMin).
 		Current(dashboard.VariableOption{Selected: new(true), Text: dashboard.StringOrArrayOfString{String: new("auto")}, Value: dashboard.StringOrArrayOfString{String: new("$__auto_interval_window")}})
 }

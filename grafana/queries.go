@@ -14,11 +14,6 @@ const window = "$window"
 // point is an accident of a handful of chats, often 0% or 100%.
 const minChats = 20
 
-// gapLookback is how far before the range's start exact counts look for a counter's
-// last value: between the end of a backfilled history and the exporter's first
-// scrape, no sample bridges the gap (docs/history.md: The day you install).
-const gapLookback = "1h"
-
 // selector writes metric with the matchers given.
 func selector(metric string, matchers ...string) string {
 	return metric + "{" + strings.Join(matchers, ", ") + "}"
@@ -38,20 +33,53 @@ func op(metric string, more ...string) string {
 	return selector(metric, append([]string{`operation=~"$operation"`}, more...)...)
 }
 
-// exact is what the counters sel selects added over the panel's range, exactly:
-// their difference (not increase(), which extrapolates to the window's edges), so
-// that a count equals the Wolkvox report's for the same chats. A series that began in
-// the range counts all it has; one that ended in it counts what it had. A counter
-// that restarted in the range (an exporter without --storage.path restarted) adds
-// what it had counted before the restart: the peak of the range, where the counter
-// is below it now. (A counter that restarted and has counted past that peak since is
-// not told from one that did not.)
-func exact(sel string) string {
-	last := fmt.Sprintf("last_over_time(%s[$__range])", sel)
-	start := fmt.Sprintf("last_over_time(%s[%s] offset $__range)", sel, gapLookback)
-	peak := fmt.Sprintf("(max_over_time(%s[$__range]) > %s)", sel, last)
-	diff := fmt.Sprintf("(%s - %s)", last, start)
-	return fmt.Sprintf("((%[1]s + %[2]s) >= 0 or %[1]s >= 0 or %[3]s + %[2]s or %[3]s)", diff, peak, last)
+// A count is what the counters sel selects added over a stat's window, exactly: the
+// difference of their values at the window's two ends (not increase(), which
+// extrapolates to the window's edges), so that it equals the Wolkvox report's for
+// the same chats. Grafana evaluates a stat's query at now rounded down to the
+// panel's step (maxDataPoints and interval keep that step to a second), and
+// $__range is the panel's whole range, rounded to the second: 0s in the first half
+// second of a day, which no range selector takes. So neither end may lean on
+// $__range to the second. The end is the last sample at or before the evaluation.
+// The start is the last sample at the window's start: for today, at the dashboard's
+// midnight, found by a subquery that lands on it whatever the evaluation time; for a
+// window of a fixed length, at $__range before the evaluation. A series that began
+// in the window counts all it has. A counter below its value at the window's start
+// restarted (an exporter without --storage.path restarted): what it had counted
+// before, up to its peak, counts too. (A counter that restarted and has counted
+// past its value at the window's start since is not told from one that did not.)
+type count func(sel string) string
+
+// lastLookback is how far before the evaluation a count's end, or the start of a
+// window, looks for a counter's last sample: over a stop of the exporter, or
+// between the end of a backfilled history and the exporter's first scrape, no sample
+// bridges the gap (docs/history.md: The day you install).
+const lastLookback = "1d"
+
+// counted is what sel counted since start, the value at the window's start; peak is
+// the range its peak is taken over, which holds the window.
+func counted(sel, start, peak string) string {
+	last := fmt.Sprintf("last_over_time(%s[%s])", sel, lastLookback)
+	restarted := fmt.Sprintf("(max_over_time(%s[%s]) > %s)", sel, peak, last)
+	diff := fmt.Sprintf("(%s - (%s))", last, start)
+	return fmt.Sprintf("(%[1]s >= 0 or %[1]s + %[2]s or %[3]s + %[2]s or %[3]s)", diff, restarted, last)
+}
+
+// overRange is what sel counted over the panel's range, which ends now: a window of
+// a fixed length, such as the last hour.
+func overRange(sel string) string {
+	return counted(sel, fmt.Sprintf("last_over_time(%s[%s] offset $__range)", sel, lastLookback), "$__range")
+}
+
+// today is what sel counted since midnight in the dashboards' time zone, with no
+// word of $__range: the value at midnight is the last sample of the day before it,
+// taken at the one midnight of the last 25 hours (a day is 25 hours long where
+// clocks go back). A counter's peak is taken over the day before the evaluation: a
+// peak from before midnight is not above the value at midnight, unless the counter
+// restarted then too.
+func (d day) today(sel string) string {
+	atMidnight := fmt.Sprintf("last_over_time((last_over_time(%s[%s]) and on () %s)[25h:%s])", sel, lastLookback, d.midnight(), d.resolution)
+	return counted(sel, atMidnight, "1d")
 }
 
 // sumBy aggregates expr by the labels given, or whole without any.

@@ -28,6 +28,18 @@ const (
 	unitSeconds  = "suffix:s"   // chart axes of seconds
 	unitMinutes  = "suffix:min" // chart axes of minutes: the query divides by 60
 	unitPerHour  = "suffix:/h"
+	// unitCharacters has no unit of Grafana's own.
+	unitCharacters = "suffix: chars"
+)
+
+// A stat, gauge, list or table shows the value of an instant query, which Grafana
+// evaluates at now rounded down to the panel's step, the range over maxDataPoints
+// and at least the panel's interval. With these, the step, so the lag behind now, is
+// a second (10 s for a whole day in Grafana 12, which asks for at most 11,000 points
+// of a range).
+const (
+	instantInterval      = "1s"
+	instantMaxDataPoints = 100000
 )
 
 // datasource is the dashboard's Prometheus, chosen by its datasource variable.
@@ -81,17 +93,40 @@ func statPanel(title, description string, width, height uint32, unit string, dec
 		GraphMode(common.BigValueGraphModeNone).ColorMode(common.BigValueColorModeValue).TextMode(common.BigValueTextModeAuto).
 		JustifyMode(common.BigValueJustifyModeAuto).WideLayout(true).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)).
+		Interval(instantInterval).MaxDataPoints(instantMaxDataPoints).
 		Targets(queries(true, targets))
+}
+
+// words shows values as words, each in a colour: the states of a 0-or-1 metric.
+func words(states ...struct{ value, text, color string }) []dashboard.ValueMapping {
+	m := dashboard.NewValueMap()
+	for i, s := range states {
+		m.Options[s.value] = dashboard.ValueMappingResult{Text: new(s.text), Color: new(s.color), Index: new(int32(i))}
+	}
+	return []dashboard.ValueMapping{{ValueMap: m}}
 }
 
 // lines is a chart of lines over the dashboard's time, not stacked and not filled,
 // so that none hides another; legend names each.
 func lines(title, description string, width uint32, unit string, targets ...target) *timeseries.PanelBuilder {
+	return chart(title, description, width, unit, targets...).AxisSoftMin(0)
+}
+
+// logLines is a chart of lines on a logarithmic axis, where lines an order of
+// magnitude apart each read on a scale of their own: a median of 10 s is not drawn
+// flat under a 99th percentile of 10 minutes.
+func logLines(title, description string, width uint32, unit string, targets ...target) *timeseries.PanelBuilder {
+	return chart(title, description, width, unit, targets...).
+		ScaleDistribution(common.NewScaleDistributionConfigBuilder().Type(common.ScaleDistributionLog).Log(10))
+}
+
+// chart is a chart of lines over the dashboard's time.
+func chart(title, description string, width uint32, unit string, targets ...target) *timeseries.PanelBuilder {
 	return timeseries.NewPanelBuilder().Title(title).Description(description).Datasource(datasource).Span(width).Height(8).
 		Unit(unit).ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdPaletteClassic)).
 		DrawStyle(common.GraphDrawStyleLine).LineWidth(1).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		LineInterpolation(common.LineInterpolationSmooth).SpanNulls(common.BoolOrFloat64{Bool: new(false)}).
-		AxisSoftMin(0).GradientMode(common.GraphGradientModeNone).
+		GradientMode(common.GraphGradientModeNone).
 		Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNone).Group("A")).
 		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom).ShowLegend(true).Calcs([]string{})).
 		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderNone)).
@@ -116,6 +151,7 @@ func barList(title, description string, placement common.BarGaugeNamePlacement, 
 		DisplayMode(common.BarGaugeDisplayModeBasic).NamePlacement(placement).ShowUnfilled(true).
 		Orientation(common.VizOrientationHorizontal).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)).
+		Interval(instantInterval).MaxDataPoints(instantMaxDataPoints).
 		Targets(queries(true, targets))
 }
 
@@ -127,6 +163,7 @@ func tablePanel(title, description string, height uint32, targets ...target) *ta
 	}
 	return table.NewPanelBuilder().Title(title).Description(description).Datasource(datasource).Span(24).Height(height).
 		Unit(unitCount).Decimals(0).Thresholds(thresholds(plain...)).ShowHeader(true).CellHeight(common.TableCellHeightSm).
+		Interval(instantInterval).MaxDataPoints(instantMaxDataPoints).
 		Targets(qs)
 }
 
@@ -184,18 +221,20 @@ func byChannel(p func(targets ...target) *timeseries.PanelBuilder, total, perCha
 // Description texts written once.
 var (
 	windowText = "Each point is over the window before it, the dashboard's Window ($window). On auto, its default, the window " +
-		"grows with the time range, a 168th of it and at least an hour: 1 hour up to 7 days, 3 hours at 30 days, so that a " +
-		"quiet night still holds enough chats for a steady line. The line reaches now. Pick a fixed window in the Window " +
-		"menu to see a shorter stretch in more detail."
+		"grows with the time range, at least an hour: 1 hour up to a day, 6 hours at 7 days, 12 hours at 30 days, so that " +
+		"a quiet night still holds enough chats for a steady line, and a week shows trends. The line reaches now. Pick a " +
+		"fixed window in the Window menu to see a shorter stretch in more detail."
 	fewText = fmt.Sprintf("Where the window holds fewer than %d chats a point is not drawn: a share of a handful of chats "+
 		"is an accident, often 0%% or 100%%.", minChats)
-	exactText = "Counted exactly: the counters' difference over the window (not increase(), which extrapolates), so that it " +
-		"equals the Wolkvox report for the same chats. Where a counter restarted in the window (an exporter without " +
-		"--storage.path restarted), what it had counted before the restart counts too, while it is more than the counter " +
-		"has counted since."
+	exactText = "Counted exactly: the counters' difference over the window (not increase(), which extrapolates), as of the " +
+		"last scrape before the refresh, so that it equals the Wolkvox report for the same chats. Where a counter " +
+		"restarted in the window (an exporter without --storage.path restarted), what it had counted before the restart " +
+		"counts too, while the counter is below its value at the window's start."
+	sinceStartText = "A counter that began in the window, as at the exporter's first start, is taken over the part of the " +
+		"window since, so that the first hour does not climb from 0 as if calls had slowed down."
+	logText = "The axis is logarithmic, each tick ten times the one below, so that each percentile reads on its own " +
+		"scale: the median is not drawn flat under a 99th percentile ten times longer."
 	lastHourText = "The last hour, up to now."
-	todayText    = "Today: since midnight in the dashboard's time zone, America/Bogota as shipped. Set it (Dashboard " +
-		"settings, Time zone) to the operation's timezone so that the day is the Wolkvox report's day."
 	installDayText = "On the day the exporter was installed, the chats before it began counting are here only if the " +
 		"backfill wrote them (docs/history.md: The day you install)."
 )
