@@ -26,3 +26,20 @@ func (s shifted) ChatsClosedBetween(from, to time.Time) []Chat {
 	}
 	return out
 }
+
+// ChatsOpenAt returns the chats open in src at t moved back, moved forward.
+func (s shifted) ChatsOpenAt(t time.Time) []Chat {
+	o, ok := s.src.(OpenSource)
+	if !ok {
+		return nil
+	}
+	found := o.ChatsOpenAt(t.Add(-s.by))
+	out := make([]Chat, len(found))
+	for i, c := range found {
+		c.Opened, c.Closed = c.Opened.Add(s.by), c.Closed.Add(s.by)
+		out[i] = c
+	}
+	return out
+}
+
+func (s shifted) replayShift() time.Duration { return s.by + replayShift(s.src) }

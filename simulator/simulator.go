@@ -1,4 +1,6 @@
-// Package simulator serves a fake Wolkvox chat_1 report API with realistic traffic and the real API's quirks.
+// Package simulator serves a fake Wolkvox chat_1 report API, and the real-time
+// chats and agents APIs consistent with it, with realistic traffic and the real
+// API's quirks.
 package simulator
 
 import (
@@ -63,7 +65,7 @@ type Options struct {
 	RecordCap  int              // records per answer before the answer is cut; 0 means 60000
 	Latency    time.Duration    // delay before answering each request (honours request cancellation)
 	AnswersKey string           // JSON key for AgentAnswers; "" means the documented misspelling "agent_anwers " WITH the trailing space
-	Now        func() time.Time // clock for quota days and VisibilityDelay; nil means time.Now
+	Now        func() time.Time // clock for quota days, VisibilityDelay and the moment real-time answers describe; nil means time.Now
 	// VisibilityDelay hides a chat until this long after it closed, as an API that
 	// lists chats late would; 0 shows every chat at once.
 	VisibilityDelay time.Duration
@@ -76,15 +78,23 @@ type Fault struct {
 }
 
 // Server is an http.Handler serving GET /api/v2/reports_manager.php?api=chat_1&date_ini=...&date_end=...
+// and the real-time GET /api/v2/real_time.php?api=chats and ?api=agents, which
+// describe the moment of the request (Options.Now) from the same chats: api=chats
+// lists the chats open then (see OpenSource) by agent, with their conversations
+// so far (see Chat.Conversation), and the logged-in agents with none; api=agents
+// lists the simulator's 12 agents while on their shifts (Bogota hours, by the
+// source's clock under Replay), "Busy" while a conversation of theirs is in
+// progress. With no chat open, or no agent logged in, the answer is the "empty" 404.
 //
 // Checks run in this order: fault, path, token, server, quota, simultaneous
-// requests, api, dates. Every request is counted first, so every one costs
-// quota. A wrong or missing wolkvox_server (when Options.Server is set) gets
-// 403 PLEASE VALIDATE TOKEN; a path other than the API's gets the web server's
-// HTML 404, unlike the JSON "empty" 404. agent_dni filters on AgentID.
+// requests, api, dates. Every request of any API is counted first, so every one
+// costs quota, and all share the simultaneous-requests limit. A wrong or
+// missing wolkvox_server (when Options.Server is set) gets 403 PLEASE VALIDATE
+// TOKEN, on every API; a path other than the APIs' gets the web server's HTML
+// 404, unlike the JSON "empty" 404. agent_dni filters on AgentID.
 // Wire quirks, chosen deterministically so tests can predict them:
 //   - code is the number 200 on odd request numbers (1st, 3rd, ...) and the string "200" on even ones;
-//   - the 1st, 3rd, ... one-record answers send data as an object, the others as a list;
+//   - the 1st, 3rd, ... one-record answers, of any API, send data as an object, the others as a list;
 //   - chat_duration is "HH:MM:SS" when the FNV-1a hash of conn_id is even, plain seconds otherwise;
 //   - ASA is whole seconds; time_on_agent is whole seconds, or seconds with up to three
 //     decimals (HandleTime rounded to the millisecond) when HandleTime is not whole;
@@ -101,6 +111,8 @@ type Server struct {
 	singles  int
 	served   []Chat
 	fault    *Fault
+
+	openServed []OpenRead
 }
 
 const (
@@ -261,7 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if r.URL.Path != apiPath {
+	if r.URL.Path != apiPath && r.URL.Path != realTimePath {
 		// The web server's page, not a Wolkvox answer: not the "empty" 404.
 		if s.wait(ctx) {
 			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
@@ -293,6 +305,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if r.URL.Path == realTimePath {
+		s.serveRealTime(w, n, q.Get("api"))
+		return
+	}
 	if q.Get("api") != "chat_1" {
 		writeError(w, http.StatusBadRequest, errNoAPI)
 		return
@@ -330,12 +346,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		chats = chats[:s.opts.RecordCap]
 	}
 	if len(chats) == 0 {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"code":"404","error":"` + msgEmpty + `","msg":"` + msgEmpty + `","data":[]}`))
+		writeEmpty(w)
 		return
 	}
 	s.stream(w, n, chats)
+}
+
+// writeEmpty answers a query that found nothing: the API's 404, not a failure.
+func writeEmpty(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte(`{"code":"404","error":"` + msgEmpty + `","msg":"` + msgEmpty + `","data":[]}`))
 }
 
 // closedBetween returns the chats whose close time, as wall-clock time in the
@@ -384,17 +405,8 @@ func writeError(w http.ResponseWriter, status int, text string) {
 
 // stream writes a 200 answer record by record, so large answers cost little memory.
 func (s *Server) stream(w http.ResponseWriter, n int, chats []*Chat) {
-	single := false
-	if len(chats) == 1 {
-		s.mu.Lock()
-		s.singles++
-		single = s.singles%2 == 1
-		s.mu.Unlock()
-	}
-	code := `200`
-	if n%2 == 0 {
-		code = `"200"`
-	}
+	single := len(chats) == 1 && s.single()
+	code := wireCode(n)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -544,10 +556,38 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// appendText is appendString for text made in a buffer, which would cost a string per message.
+func appendText(b, s []byte) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
 // demoChatsPerHour keeps a 15 s poller seeing new chats on most polls in office hours.
 const demoChatsPerHour = 600
 
-// untilNow hides chats that have not closed yet by the wall clock, as the real API would.
+// untilNow hides chats that have not closed yet by the wall clock from chat_1, as the real API would.
 type untilNow struct{ src Source }
 
 func (u untilNow) ChatsClosedBetween(from, to time.Time) []Chat {
@@ -564,6 +604,7 @@ func (u untilNow) ChatsClosedBetween(from, to time.Time) []Chat {
 // metrics move within minutes, and returns its base URL and a stop function.
 // It accepts any non-empty token and any server header, with no daily quota.
 // A clock that is not zero replays the traffic from that time on (see Replay).
+// The real-time APIs serve the chats open now and the agents of the traffic's hour.
 func Demo(seed int64, clock time.Time) (baseURL string, stop func(), err error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")

@@ -78,6 +78,46 @@ func (t *Traffic) ChatsClosedBetween(from, to time.Time) []Chat {
 	return out
 }
 
+// ChatsOpenAt returns the chats open at at (see OpenSource), sorted by Opened then ConnID.
+// Only the minutes of the last maxLife can hold them.
+func (t *Traffic) ChatsOpenAt(at time.Time) []Chat {
+	first := floorDiv(at.Add(-maxLife).Unix(), 60)
+	last := floorDiv(at.Unix(), 60)
+	useCache := float64(last-first+1)*t.perMinute <= cacheChats/2
+	var found []*Chat // cached minutes are never changed, only dropped
+	var idx []int
+	for m := first; m <= last; m++ {
+		var cs []Chat
+		if useCache {
+			cs = t.fromCache(m)
+		} else {
+			cs = t.generate(m)
+		}
+		idx = idx[:0]
+		for i := range cs {
+			if openAt(&cs[i], at) {
+				idx = append(idx, i)
+			}
+		}
+		// A minute's chats opened within it: sorting each minute sorts them all,
+		// and moves indexes rather than chats.
+		slices.SortFunc(idx, func(a, b int) int {
+			if c := cs[a].Opened.Compare(cs[b].Opened); c != 0 {
+				return c
+			}
+			return strings.Compare(cs[a].ConnID, cs[b].ConnID)
+		})
+		for _, i := range idx {
+			found = append(found, &cs[i])
+		}
+	}
+	out := make([]Chat, len(found))
+	for i, c := range found {
+		out[i] = *c
+	}
+	return out
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {

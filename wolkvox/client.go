@@ -1,4 +1,5 @@
-// Package wolkvox talks to the Wolkvox chat_1 report API and knows its quirks.
+// Package wolkvox talks to the Wolkvox chat_1 report API and the real-time APIs,
+// and knows their quirks.
 package wolkvox
 
 import (
@@ -10,12 +11,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 )
@@ -56,7 +54,24 @@ const RecordCap = 60000
 // DateLayout is the layout of date_ini and date_end (YYYYmmddHHiiss).
 const DateLayout = "20060102150405"
 
-const reportPath = "/api/v2/reports_manager.php"
+const (
+	reportPath   = "/api/v2/reports_manager.php"
+	realtimePath = "/api/v2/real_time.php"
+)
+
+// API names an API the exporter calls, as its api parameter names it; it is the
+// api label of the exporter's call metrics.
+type API string
+
+// The APIs the exporter calls.
+const (
+	APIChat1  API = "chat_1"
+	APIChats  API = "chats"  // real_time.php?api=chats: the chats open now
+	APIAgents API = "agents" // real_time.php?api=agents: each agent's state now
+)
+
+// RealtimeAPIs lists the real-time APIs, so their counters can start at zero.
+var RealtimeAPIs = []API{APIChats, APIAgents}
 
 // ErrNotSent reports a call that was never sent, so it cost no quota.
 var ErrNotSent = errors.New("call not sent")
@@ -101,6 +116,9 @@ type Options struct {
 	RecordCap       int // 0 means RecordCap
 	UserAgent       string
 	Transport       http.RoundTripper // nil means a clone of http.DefaultTransport
+	// Tokens is shared by all the caller's clients; nil gives the client a Tokens of
+	// its own (tests, the backfill command).
+	Tokens *Tokens
 }
 
 // OperationOptions are the options of a client of operation op; the caller adds
@@ -114,7 +132,7 @@ func OperationOptions(op config.Operation) Options {
 
 // Serves tells whether c was made for the operation options o (OperationOptions),
 // so that it may go on serving where a client with o is asked for. The other
-// options are the caller's own, the same for all its clients.
+// options, Tokens among them, are the caller's own, the same for all its clients.
 func (c *Client) Serves(o Options) bool {
 	a := c.options
 	return a.BaseURL == o.BaseURL && a.Server == o.Server && a.Token == o.Token &&
@@ -128,10 +146,11 @@ func zoneOf(loc *time.Location) *time.Location {
 	return loc
 }
 
-// Client queries the chat_1 report of one operation.
+// Client queries the chat_1 report and the real-time APIs of one operation.
 type Client struct {
 	options   Options
-	endpoint  *url.URL
+	endpoint  *url.URL // chat_1's
+	realtime  *url.URL
 	server    string
 	token     config.Secret
 	loc       *time.Location
@@ -139,17 +158,22 @@ type Client struct {
 	recordCap int
 	userAgent string
 	http      *http.Client
-	lock      *tokenLock
+	shared    *Token
 }
 
-// NewClient returns a Client. Calls of every Client with the same token are
-// serialized: the API allows two at once per token, and the exporter keeps a margin.
+// NewClient returns a Client. Calls of every Client with the same token and Tokens
+// are serialized, whatever their API: the API allows two at once per token, and
+// the exporter keeps a margin.
 func NewClient(o Options) (*Client, error) {
 	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
 	if err != nil || base.Host == "" {
 		return nil, fmt.Errorf("base URL %q is not an absolute URL", o.BaseURL)
 	}
 	endpoint := base.JoinPath(reportPath)
+	tokens := o.Tokens
+	if tokens == nil {
+		tokens = NewTokens()
+	}
 	transport := o.Transport
 	if transport == nil {
 		transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -163,16 +187,21 @@ func NewClient(o Options) (*Client, error) {
 		options:   o,
 		recordCap: recordCap,
 		endpoint:  endpoint,
+		realtime:  base.JoinPath(realtimePath),
 		server:    o.Server,
 		token:     o.Token,
 		loc:       loc,
 		maxBytes:  o.MaxResponseSize,
 		userAgent: o.UserAgent,
-		lock:      lockFor(o.Token),
+		shared:    tokens.For(o.Token),
 	}
 	c.http = &http.Client{Transport: transport, CheckRedirect: sameHostRedirects(endpoint)}
 	return c, nil
 }
+
+// Token returns the state the client's calls share with every call made with its
+// token through a client of the same Tokens.
+func (c *Client) Token() *Token { return c.shared }
 
 // sameHostRedirects refuses a redirect that would carry the token to another host or
 // over plain HTTP: Go forwards custom headers such as wolkvox-token on redirects.
@@ -192,21 +221,47 @@ func sameHostRedirects(endpoint *url.URL) func(*http.Request, []*http.Request) e
 // the answer, as it is decoded. On error, records already passed to each belong to
 // a failed answer: the caller must discard what it built from them.
 func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Record)) (Answer, error) {
-	if err := c.lock.acquire(ctx); err != nil {
-		return Answer{}, fmt.Errorf("%w: another call with the same token outlasted the request timeout", ErrNotSent)
-	}
-	defer c.lock.release()
-
 	u := *c.endpoint
 	q := url.Values{}
-	q.Set("api", "chat_1")
+	q.Set("api", string(APIChat1))
 	ini, end := wallWindow(from, to, c.loc)
 	q.Set("date_ini", ini)
 	q.Set("date_end", end)
 	u.RawQuery = q.Encode()
+	var n elements
+	result, status, err := c.call(ctx, &u, func(body io.Reader) (envelope, error) {
+		var env envelope
+		var err error
+		n, env, err = decodeAnswer(body, each)
+		return env, err
+	})
+	switch {
+	case err != nil:
+		return Answer{}, err
+	case result == ResultEmpty:
+		return Answer{Result: ResultEmpty, Status: status}, nil
+	case n.records == 0:
+		return Answer{Result: ResultEmpty, NotRecords: n.notRecords, Status: status}, nil
+	}
+	// The cap counts the answer's elements, whatever they hold.
+	return Answer{Result: ResultSuccess, Records: n.records, NotRecords: n.notRecords, Status: status,
+		Truncated: n.records+n.notRecords >= c.recordCap}, nil
+}
+
+// call makes one call to u, of any API, under the token's lock, and reads a 200
+// answer with decode. It returns ResultEmpty when the API said it has nothing (a
+// 404 with Wolkvox JSON, or such a code inside a 200 answer), else ResultSuccess:
+// the caller tells from what decode read whether the answer held anything. On
+// error, what decode built belongs to a failed answer.
+func (c *Client) call(ctx context.Context, u *url.URL, decode func(io.Reader) (envelope, error)) (Result, int, error) {
+	if err := c.shared.acquire(ctx); err != nil {
+		return "", 0, fmt.Errorf("%w: another call with the same token outlasted the request timeout", ErrNotSent)
+	}
+	defer c.shared.release()
+
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return Answer{}, &Error{Result: ResultHTTPError, Detail: "build request: " + err.Error(), err: err}
+		return "", 0, &Error{Result: ResultHTTPError, Detail: "build request: " + err.Error(), err: err}
 	}
 	// Header names as the vendor documents them (the map keeps their exact case).
 	req.Header["wolkvox_server"] = []string{c.server}
@@ -224,55 +279,51 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if !sent.Load() {
-			return Answer{}, c.unreachable(err)
+			return "", 0, c.unreachable(err)
 		}
-		return Answer{}, c.transportError(ctx, err)
+		return "", 0, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	conn := &readFailure{r: resp.Body}
 	body := &cappedReader{r: conn, left: c.maxBytes}
 
 	if resp.StatusCode != http.StatusOK {
-		return c.errorAnswer(ctx, resp.StatusCode, body)
+		result, err := c.errorAnswer(ctx, resp.StatusCode, body)
+		return result, resp.StatusCode, err
 	}
-	n, env, err := decodeAnswer(body, each)
+	env, err := decode(body)
 	if err != nil {
 		if e := c.transportError(ctx, err); e.Result == ResultTimeout {
-			return Answer{}, e
+			return "", 0, e
 		}
 		if conn.err != nil {
 			// The connection failed mid-answer (reset, cut): a network failure, not a
 			// malformed answer.
 			e := c.transportError(ctx, conn.err)
 			e.Status, e.Detail = resp.StatusCode, "connection failed during the answer: "+e.Detail
-			return Answer{}, e
+			return "", 0, e
 		}
-		return Answer{}, &Error{Result: ResultDecodeError, Status: resp.StatusCode, Detail: c.redact(err.Error()), err: err}
+		return "", 0, &Error{Result: ResultDecodeError, Status: resp.StatusCode, Detail: c.redact(err.Error()), err: err}
 	}
 	// code is checked inside a 200 answer too.
 	if env.hasCode && env.code != http.StatusOK {
 		result := classify(env.code, env.text(), true)
 		if result == ResultEmpty {
-			return Answer{Result: ResultEmpty, Status: resp.StatusCode}, nil
+			return ResultEmpty, resp.StatusCode, nil
 		}
-		return Answer{}, &Error{Result: result, Status: resp.StatusCode, Detail: c.redact(fmt.Sprintf("code %d: %s", env.code, env.text()))}
+		return "", 0, &Error{Result: result, Status: resp.StatusCode, Detail: c.redact(fmt.Sprintf("code %d: %s", env.code, env.text()))}
 	}
-	if n.records == 0 {
-		return Answer{Result: ResultEmpty, NotRecords: n.notRecords, Status: resp.StatusCode}, nil
-	}
-	// The cap counts the answer's elements, whatever they hold.
-	return Answer{Result: ResultSuccess, Records: n.records, NotRecords: n.notRecords, Status: resp.StatusCode,
-		Truncated: n.records+n.notRecords >= c.recordCap}, nil
+	return ResultSuccess, resp.StatusCode, nil
 }
 
 // errorAnswer reads a non-200 answer. A 404 carrying Wolkvox JSON is how the API
-// says "no records in this window".
-func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (Answer, error) {
+// says "nothing": no records in the window, nothing open now.
+func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (Result, error) {
 	const errorBodyCap = 64 << 10
 	raw, readErr := io.ReadAll(io.LimitReader(body, errorBodyCap))
 	if readErr != nil {
 		if e := c.transportError(ctx, readErr); e.Result == ResultTimeout {
-			return Answer{}, e
+			return "", e
 		}
 	}
 	env, isWolkvox := parseEnvelope(raw)
@@ -285,7 +336,7 @@ func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (A
 		result = ResultUnauthorized
 	}
 	if result == ResultEmpty {
-		return Answer{Result: ResultEmpty, Status: status}, nil
+		return ResultEmpty, nil
 	}
 	detail := env.text()
 	if !isWolkvox {
@@ -293,7 +344,7 @@ func (c *Client) errorAnswer(ctx context.Context, status int, body io.Reader) (A
 		// part of an echoed token that redact no longer recognizes.
 		detail = "answer is not Wolkvox JSON: " + snippet([]byte(c.redact(string(raw))))
 	}
-	return Answer{}, &Error{Result: result, Status: status, Detail: c.redact(detail)}
+	return "", &Error{Result: result, Status: status, Detail: c.redact(detail)}
 }
 
 // classify maps a status or body code and the server's text to a Result.
@@ -377,19 +428,25 @@ func (f *readFailure) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// errTooLarge is returned once an answer passes the size cap.
+// errTooLarge is returned once an answer passes the size cap, and on every read
+// after, so a decoder that reads again does not see the end of a cut answer.
 var errTooLarge = errors.New("answer exceeds max_response_size")
 
 type cappedReader struct {
 	r    io.Reader
 	left int64
+	over bool
 }
 
 func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.over {
+		return 0, errTooLarge
+	}
 	if c.left <= 0 {
 		// Probe for one more byte to tell "exactly at the cap" from "over it".
 		var one [1]byte
 		if n, _ := c.r.Read(one[:]); n > 0 {
+			c.over = true
 			return 0, errTooLarge
 		}
 		return 0, io.EOF
@@ -401,46 +458,3 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	return n, err
 }
-
-// tokenLock serializes the calls made with one token.
-type tokenLock struct{ ch chan struct{} }
-
-// tokenLocks holds the lock of each token in use. An entry lives as long as a
-// client holds its lock: a token retired by a reload leaves nothing behind.
-var (
-	tokenLocksMu sync.Mutex
-	tokenLocks   = map[config.Secret]weak.Pointer[tokenLock]{}
-)
-
-func lockFor(token config.Secret) *tokenLock {
-	tokenLocksMu.Lock()
-	defer tokenLocksMu.Unlock()
-	if l := tokenLocks[token].Value(); l != nil {
-		return l
-	}
-	l := &tokenLock{ch: make(chan struct{}, 1)}
-	tokenLocks[token] = weak.Make(l)
-	runtime.AddCleanup(l, forgetLock, token)
-	return l
-}
-
-// forgetLock removes the entry of a token whose lock no client holds any more,
-// unless a new lock took its place.
-func forgetLock(token config.Secret) {
-	tokenLocksMu.Lock()
-	defer tokenLocksMu.Unlock()
-	if tokenLocks[token].Value() == nil {
-		delete(tokenLocks, token)
-	}
-}
-
-func (l *tokenLock) acquire(ctx context.Context) error {
-	select {
-	case l.ch <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (l *tokenLock) release() { <-l.ch }

@@ -446,12 +446,13 @@ func newHoldingServer(t *testing.T) *holdingServer {
 	return h
 }
 
-// Calls with one token never overlap, even from different clients: a second call
-// waits for the first, and if its timeout ends first it is never sent, so it costs
-// no quota.
+// Calls with one token never overlap, even from different clients of one Tokens: a
+// second call waits for the first, and if its timeout ends first it is never sent,
+// so it costs no quota.
 func TestOneCallAtATimePerToken(t *testing.T) {
 	srv := newHoldingServer(t)
-	token := func(o *wolkvox.Options) { o.Token = "shared-token-for-lock-test" }
+	tokens := wolkvox.NewTokens()
+	token := func(o *wolkvox.Options) { o.Token, o.Tokens = "shared-token-for-lock-test", tokens }
 	first, second := newClient(t, srv.URL, token), newClient(t, srv.URL, token)
 	done := make(chan error, 2)
 	go func() { _, _, err := query(t, first); done <- err }()

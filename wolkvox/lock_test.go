@@ -1,45 +1,67 @@
 package wolkvox
 
 import (
-	"runtime"
 	"testing"
-	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 )
 
-func tokenLocksHeld() int {
-	tokenLocksMu.Lock()
-	defer tokenLocksMu.Unlock()
-	return len(tokenLocks)
+func (t *Tokens) held() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.tokens)
 }
 
-// A token's lock is shared by its clients while one exists, and forgotten once
-// none does: tokens retired by reloads do not pile up.
-func TestTokenLocksAreForgotten(t *testing.T) {
-	before := tokenLocksHeld()
-	func() {
-		var clients []*Client
-		for _, token := range []config.Secret{"retired-1", "retired-2", "retired-1"} {
-			c, err := NewClient(Options{BaseURL: "https://wv0010.example", Token: token})
-			if err != nil {
-				t.Fatal(err)
-			}
-			clients = append(clients, c)
+// The clients of one Tokens share a token's state, and only those of that token; a
+// client made without Tokens shares nothing. Retain forgets the retired tokens:
+// they do not pile up over reloads.
+func TestTokensShareAndForget(t *testing.T) {
+	tokens := NewTokens()
+	client := func(token config.Secret, tokens *Tokens) *Client {
+		t.Helper()
+		c, err := NewClient(Options{BaseURL: "https://wv0010.example", Token: token, Tokens: tokens})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if clients[0].lock != clients[2].lock || clients[0].lock == clients[1].lock {
-			t.Fatal("clients of one token must share its lock, and only those")
+		return c
+	}
+	a1, b, a2 := client("retired-a", tokens), client("kept-b", tokens), client("retired-a", tokens)
+	if a1.Token() != a2.Token() || a1.Token() == b.Token() {
+		t.Fatal("clients of one token must share its state, and only those")
+	}
+	if own := client("retired-a", nil); own.Token() == a1.Token() {
+		t.Fatal("a client without Tokens shares the state of another Tokens")
+	}
+	if got := tokens.held(); got != 2 {
+		t.Fatalf("%d tokens held, want 2", got)
+	}
+
+	for _, tc := range []struct {
+		retain []config.Secret
+		held   int
+	}{
+		{[]config.Secret{"kept-b", "never-asked"}, 1},
+		{[]config.Secret{"kept-b"}, 1},
+		{nil, 0},
+	} {
+		tokens.Retain(tc.retain...)
+		if got := tokens.held(); got != tc.held {
+			t.Fatalf("after Retain(%d tokens): %d tokens held, want %d", len(tc.retain), got, tc.held)
 		}
-		if got := tokenLocksHeld(); got != before+2 {
-			t.Fatalf("%d token locks, want %d", got, before+2)
-		}
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for tokenLocksHeld() != before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d token locks after their clients are gone, want %d", tokenLocksHeld(), before)
-		}
-		runtime.GC() // cleanups run after a collection, in their own goroutine
-		runtime.Gosched()
+	}
+	if tokens.For("retired-a") == a1.Token() {
+		t.Fatal("a retired token kept its state")
+	}
+}
+
+func TestTokensRetainKeepsTheGiven(t *testing.T) {
+	tokens := NewTokens()
+	kept, retired := tokens.For("kept"), tokens.For("retired")
+	tokens.Retain("kept")
+	if tokens.For("kept") != kept {
+		t.Fatal("Retain forgot a token it was given")
+	}
+	if tokens.For("retired") == retired {
+		t.Fatal("Retain kept a token it was not given")
 	}
 }

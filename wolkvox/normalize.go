@@ -11,6 +11,10 @@ func channelForm(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
 }
 
+// statusForm is an agent's state in lower case, words one space apart, as
+// channelForm writes a channel: "Break  - Lunch" -> "break - lunch".
+func statusForm(s string) string { return channelForm(s) }
+
 // feelingForm is a feeling in lower case with '_' between words:
 // "Very Negative" -> "very_negative".
 func feelingForm(s string) string {
@@ -32,7 +36,7 @@ func participantForm(s string) string {
 // forms remembers the form of the label values an answer repeats thousands of times,
 // so each distinct spelling is normalized once.
 type forms struct {
-	channels, feelings, participants map[string]string
+	channels, feelings, participants, statuses map[string]string
 }
 
 // maxForms bounds each memory: a hostile answer with a new value in every record
