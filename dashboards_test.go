@@ -311,11 +311,15 @@ func TestWindowedCountsAreExact(t *testing.T) {
 	}
 }
 
-// A breakdown by channel does not hide the total: channels are lines, not stacked
-// and not filled, and the total is a wider line.
+// A chart broken down by channel does not hide the total: channels are lines, not
+// stacked and not filled, and the total is a wider line. (A stat of open chats by
+// channel stands beside the stat of their total.)
 func TestChannelBreakdownKeepsTheTotal(t *testing.T) {
 	checked := 0
 	for _, p := range allPanels(t) {
+		if p.str("type") != "timeseries" {
+			continue
+		}
 		perChannel, total := false, false
 		for _, tg := range p.targets() {
 			perChannel = perChannel || tg.legend == "{{channel}}"
@@ -610,5 +614,26 @@ func TestChatLengthLeavesOutTimeouts(t *testing.T) {
 	}
 	if !apart {
 		t.Error("no panel shows the chats closed by timeout apart")
+	}
+}
+
+// The "Now" row shows nothing when real-time calls are off or stale, and each of its
+// panels says so and how to turn them on.
+func TestNowPanelsSayHowToTurnThemOn(t *testing.T) {
+	found := 0
+	for _, p := range allPanels(t) {
+		if !slices.Contains(nowPanels, p.str("title")) {
+			continue
+		}
+		found++
+		if !strings.Contains(p.str("fieldConfig", "defaults", "noValue"), "realtime.interval") {
+			t.Errorf("%s: with nothing to show it shows %q, which does not name realtime.interval", p, p.str("fieldConfig", "defaults", "noValue"))
+		}
+		if !strings.Contains(p.str("description"), "realtime: {interval: 5m}") {
+			t.Errorf("%s: its description does not say how to turn real-time calls on", p)
+		}
+	}
+	if found != len(nowPanels) {
+		t.Errorf("found %d of the %d Now panels", found, len(nowPanels))
 	}
 }

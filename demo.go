@@ -11,8 +11,9 @@ import (
 const demoSeed = 1
 
 // demoConfigYAML is the configuration --demo runs with. It polls every 15 s so that
-// metrics move within a minute; the simulator has no daily quota, so daily_quota is
-// set well above what 15 s polling needs (5760 calls a day).
+// metrics move within a minute, and reads what is open now every minute; the
+// simulator has no daily quota, so daily_quota is set above what that needs (5760
+// calls a day for chat_1, 1 for the re-read, 2880 for the real-time APIs).
 const demoConfigYAML = `
 operations:
   - name: demo
@@ -25,6 +26,8 @@ operations:
     request_timeout: 10s
     daily_quota: 10000
     skills: {"12": sales, "14": support, "17": collections, "21": complaints}
+    realtime:
+      interval: 1m
 `
 
 func demoConfig(baseURL string) (*config.Config, error) {

@@ -66,7 +66,7 @@ func TestDemoPastFollowsTheWallClock(t *testing.T) {
 	// The chats of each hour of the day: the total of wolkvox_chats_total at the
 	// hour's end less at its start.
 	totals := map[int64]float64{}
-	for _, line := range strings.Split(histories[0], "\n") {
+	for line := range strings.SplitSeq(histories[0], "\n") {
 		if !strings.HasPrefix(line, "wolkvox_chats_total{") {
 			continue
 		}

@@ -50,8 +50,8 @@ var grafanaVariables = map[string]string{
 // have no data in demo mode, and why.
 var emptyInDemo = map[string]string{
 	"Daily re-read: chats found late and extra, query A": "no day is re-read before the first reconcile.after past midnight, and until then the exporter exports no day's figures",
-	"Chats and handle time per agent": "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
-	rereadPanelTitle:                  "no day is re-read before the first reconcile.after past midnight, and until then the panel shows no number",
+	"Chats and handle time per agent":                    "agent metrics are off by default, and in demo mode (agent_metrics: true enables them)",
+	rereadPanelTitle:                                     "no day is re-read before the first reconcile.after past midnight, and until then the panel shows no number",
 }
 
 // emptyInDemoReason says why q has no data in demo mode, if it has none.

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"html/template"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -21,18 +24,18 @@ var landingState = template.Must(template.New("state").Parse(`
 {{.Demo}}</p>{{end}}
 <h2>Operations</h2>
 <table>
-<tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>no call before</th></tr>
+<tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>no call before</th><th>open now</th></tr>
 {{- range .Operations}}
-<tr><td>{{.Name}}</td><td>{{if .Up}}up{{else if .Called}}<strong>down</strong>{{else}}no call yet{{end}}</td><td>{{.LastSuccess}}</td><td>{{.Chats}}</td><td>{{.BackoffUntil}}</td></tr>
+<tr><td>{{.Name}}</td><td>{{if .Up}}up{{else if .Called}}<strong>down</strong>{{else}}no call yet{{end}}</td><td>{{.LastSuccess}}</td><td>{{.Chats}}</td><td>{{.BackoffUntil}}</td><td>{{.Now}}</td></tr>
 {{- end}}
 </table>
 <p>The exporter calls the API only when <code>{{.MetricsPath}}</code> is scraped, at most once a <code>min_interval</code>; this is the state the last call left. Times are in this machine's time zone.</p>
 `))
 
 type landingOperation struct {
-	Name                             string
-	Up, Called                       bool
-	LastSuccess, Chats, BackoffUntil string
+	Name                                  string
+	Up, Called                            bool
+	LastSuccess, Chats, BackoffUntil, Now string
 }
 
 // landingPage serves the toolkit's landing page with the exporter's state. demo
@@ -74,6 +77,7 @@ func landingRow(coll *collector.Collector, st poller.Status) landingOperation {
 	if st.BackoffUntil.After(time.Now()) {
 		row.BackoffUntil = logtime.Format(st.BackoffUntil)
 	}
+	row.Now = landingNow(coll.Now(st))
 	shown, held := coll.Chats(st)
 	row.Chats = strconv.FormatFloat(shown, 'f', -1, 64)
 	if held > 0 {
@@ -81,3 +85,34 @@ func landingRow(coll *collector.Collector, st poller.Status) landingOperation {
 	}
 	return row
 }
+
+// landingNow says what is open now, as /metrics shows it.
+func landingNow(now collector.Now) string {
+	if !now.Enabled {
+		return "real-time calls off (realtime.interval)"
+	}
+	var parts []string
+	if now.Open != nil {
+		total := 0.0
+		var channels []string
+		for _, ch := range slices.Sorted(maps.Keys(now.Open.Channels)) {
+			n := now.Open.Channels[ch].Open
+			total += n
+			channels = append(channels, ch+" "+strconv.FormatFloat(n, 'f', -1, 64))
+		}
+		parts = append(parts, strconv.FormatFloat(total, 'f', -1, 64)+" chats open ("+strings.Join(channels, ", ")+"), read "+ago(now.Open.At))
+	}
+	if now.Agents != nil {
+		var statuses []string
+		for _, st := range slices.Sorted(maps.Keys(now.Agents.Statuses)) {
+			statuses = append(statuses, st+" "+strconv.FormatFloat(now.Agents.Statuses[st], 'f', -1, 64))
+		}
+		parts = append(parts, "agents: "+strings.Join(statuses, ", ")+", read "+ago(now.Agents.At))
+	}
+	if len(parts) == 0 {
+		return "nothing read lately"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func ago(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" }

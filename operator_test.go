@@ -159,11 +159,12 @@ func TestHelpListsTheCommandsFlags(t *testing.T) {
 }
 
 // The landing page says what someone opening it wants to know: that it runs the
-// demo, and each operation's state, which changes with the calls.
+// demo, and each operation's state, which changes with the calls, with what is open
+// now.
 func TestLandingPageShowsTheOperations(t *testing.T) {
 	e := startExporter(t, "--demo")
 	_, before := e.get(t, "/")
-	for _, want := range []string{"Demo mode.", "simulated clock that started at", "<td>demo</td><td>no call yet</td><td>never</td><td>0</td>"} {
+	for _, want := range []string{"Demo mode.", "as the wall clock says", "<td>demo</td><td>no call yet</td><td>never</td><td>0</td>", "<td>nothing read lately</td>"} {
 		if !strings.Contains(before, want) {
 			t.Errorf("the landing page before any call does not show %q:\n%s", want, before)
 		}
@@ -172,6 +173,13 @@ func TestLandingPageShowsTheOperations(t *testing.T) {
 	_, after := e.get(t, "/")
 	if !strings.Contains(after, "<td>demo</td><td>up</td>") || !strings.Contains(after, " ago)</td>") {
 		t.Errorf("the landing page after a call does not show the operation up, with its last success:\n%s", after)
+	}
+	open := 0.0
+	for _, m := range e.metrics(t)["wolkvox_chats_active"].GetMetric() {
+		open += m.GetGauge().GetValue()
+	}
+	if want := "<td>" + strconv.FormatFloat(open, 'f', -1, 64) + " chats open ("; open == 0 || !strings.Contains(after, want) || !strings.Contains(after, "agents: ") {
+		t.Errorf("the landing page does not show the %v chats open and the agents /metrics shows:\n%s", open, after)
 	}
 	// The chats counted are those /metrics shows: the first answer's series show at once.
 	total := 0.0

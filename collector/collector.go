@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type Collector struct {
 	recordCap int
 	hold      time.Duration
 	store     *poller.Store
+	// tokens is what the calls made with each token share, whatever operation and
+	// API make them.
+	tokens *wolkvox.Tokens
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -62,12 +66,16 @@ func WithStorage(dir string) Option {
 	}
 }
 
+// WithTokens makes the Collector share what the calls made with each token share
+// (wolkvox.Tokens) with others holding the same, for tests of more than one.
+func WithTokens(t *wolkvox.Tokens) Option { return func(c *Collector) { c.tokens = t } }
+
 // WithUserAgent sets the User-Agent of API calls.
 func WithUserAgent(ua string) Option { return func(c *Collector) { c.userAgent = ua } }
 
 // New returns a Collector with no operations; Reload or Apply gives it some.
 func New(logger log.Logger, opts ...Option) *Collector {
-	c := &Collector{logger: logger, now: time.Now, hold: DefaultNewSeriesHold}
+	c := &Collector{logger: logger, now: time.Now, hold: DefaultNewSeriesHold, tokens: wolkvox.NewTokens()}
 	for _, o := range opts {
 		o(c)
 	}
@@ -135,19 +143,28 @@ func (c *Collector) Apply(cfg *config.Config) error {
 		}
 		ops[i] = poller.New(s, c.now, c.logger, c.store)
 		oc := s.Config
-		level.Info(c.logger).Log("msg", "operation configured", "operation", oc.Name, "url", oc.URL(),
-			"min_interval", oc.MinInterval, "overlap", oc.Overlap, "calls_per_day_max", oc.CallsPerDay(), "daily_quota", oc.DailyQuota)
+		keyvals := []any{"msg", "operation configured", "operation", oc.Name, "url", oc.URL(),
+			"min_interval", oc.MinInterval, "overlap", oc.Overlap, "calls_per_day_max", oc.CallsPerDay(), "daily_quota", oc.DailyQuota}
+		if oc.Realtime.Enabled() {
+			keyvals = append(keyvals, "realtime_interval", oc.Realtime.Interval, "realtime_apis", strings.Join(oc.Realtime.APIs, ","))
+		}
+		level.Info(c.logger).Log(keyvals...)
 	}
 	c.mu.Lock()
 	c.cfg = cfg
 	c.ops = ops
 	c.mu.Unlock()
+	var inUse []config.Secret
+	for _, oc := range cfg.Operations {
+		inUse = append(inUse, oc.APIToken())
+	}
+	c.tokens.Retain(inUse...) // a token a reload retired leaves nothing behind
 	return nil
 }
 
 func (c *Collector) clientOptions(oc config.Operation) wolkvox.Options {
 	opts := wolkvox.OperationOptions(oc)
-	opts.RecordCap, opts.UserAgent, opts.Transport = c.recordCap, c.userAgent, c.transport
+	opts.RecordCap, opts.UserAgent, opts.Transport, opts.Tokens = c.recordCap, c.userAgent, c.transport, c.tokens
 	return opts
 }
 
@@ -208,6 +225,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		st := op.Status()
 		e := emitter{ch, op.Name()}
 		e.health(st)
+		e.realtime(st, now)
 		e.chats(st.Tally, now, c.hold)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
 // baseConfig is one operation polled every 5 minutes, re-reading 10 minutes.
@@ -595,9 +596,12 @@ func TestSharedTokenCallsNeverOverlap(t *testing.T) {
 		<-release
 		sim.ServeHTTP(w, r)
 	})
-	// Two exporters' worth of collectors in one process share the token's lock.
-	slow := newHarness(t, upstream, baseConfig)
-	impatient := newHarness(t, sim, strings.NewReplacer("name: main", "name: other", "request_timeout: 10s", "request_timeout: 200ms").Replace(baseConfig))
+	// Two collectors that share what calls with each token share, as the operations
+	// of one exporter do.
+	tokens := wolkvox.NewTokens()
+	slow := newHarness(t, upstream, baseConfig, collector.WithTokens(tokens))
+	impatient := newHarness(t, sim, strings.NewReplacer("name: main", "name: other", "request_timeout: 10s", "request_timeout: 200ms").Replace(baseConfig),
+		collector.WithTokens(tokens))
 
 	var releaseOnce sync.Once
 	letGo := func() { releaseOnce.Do(func() { close(release) }) }

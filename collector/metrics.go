@@ -1,10 +1,12 @@
 package collector
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
@@ -25,9 +27,15 @@ var (
 	upDesc = newDesc("", "up",
 		"1 if the last chat_1 API call succeeded, 0 if it failed or none has ended yet.", op)
 	requestsDesc = newDesc("api", "requests_total",
-		"chat_1 API calls by result. Each costs one call of the daily quota, but result=\"unreachable\": those were never sent.", op, "result")
+		"API calls by API (chat_1, and the real-time chats and agents) and result. Each costs one call of the token's daily quota, but result=\"unreachable\": those were never sent.", op, "api", "result")
 	requestDurationDesc = newDesc("api", "request_duration_seconds",
-		"Duration of chat_1 API calls.", op)
+		"Duration of API calls, by API.", op, "api")
+	realtimeIntervalDesc = newDesc("realtime", "interval_seconds",
+		"Configured least time between two calls of each real-time API (realtime.interval); absent when no real-time call is made.", op)
+	realtimeLastSuccessDesc = newDesc("realtime", "last_success_timestamp_seconds",
+		"Unix time of the last successful call of a real-time API: when the values shown were read. Before the first, when the exporter began calling it (its start, or the reload that enabled it).", op, "api")
+	realtimeSkippedDesc = newDesc("realtime", "skipped_total",
+		"What real-time answers held that was left out, by reason: elements that are not objects (not_an_object), chats without a conversation, counted open with no age (no_conversation), and message dates that do not parse (date_invalid).", op, "api", "reason")
 	truncatedDesc = newDesc("api", "truncated_responses_total",
 		"Answers that hit the API's 60000-record cap; the window is then split.", op)
 	truncatedQueriesDesc = newDesc("query", "truncated_total",
@@ -53,7 +61,7 @@ var (
 	trackedDesc = newDesc("", "tracked_chats",
 		"Chat ids remembered so that overlapping windows do not count a chat twice.", op)
 	chatSeriesDesc = newDesc("chat", "series",
-		"Series of the chat metrics of the operation, which max_series bounds.", op)
+		"Series of the chat metrics of the operation, and of what is open now, which max_series bounds.", op)
 	chatSeriesLimitDesc = newDesc("chat", "series_limit",
 		"Configured most series of the chat metrics of the operation (max_series).", op)
 	foldedDesc = newDesc("chat", "records_folded_total",
@@ -77,6 +85,15 @@ var (
 	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
 		"Unix time of the last successful configuration reload.")
 )
+
+// nowDescs describe the families of what is open now.
+var nowDescs = func() map[*tally.NowFamily]*prometheus.Desc {
+	out := map[*tally.NowFamily]*prometheus.Desc{}
+	for _, f := range tally.NowFamilies {
+		out[f] = newDesc(f.Subsystem, f.Name, f.Help, append([]string{op}, f.Labels...)...)
+	}
+	return out
+}()
 
 // emitter sends one operation's const metrics, its name as the first label.
 type emitter struct {
@@ -103,9 +120,9 @@ func (e emitter) health(st poller.Status) {
 	cfg := st.Config
 	e.gauge(upDesc, boolFloat(st.Up))
 	for _, r := range wolkvox.Results {
-		e.counter(requestsDesc, st.Requests[r], string(r))
+		e.counter(requestsDesc, st.Requests[r], string(wolkvox.APIChat1), string(r))
 	}
-	e.hist(requestDurationDesc, &st.CallTime)
+	e.hist(requestDurationDesc, &st.CallTime, string(wolkvox.APIChat1))
 	e.counter(truncatedDesc, st.TruncatedResponses)
 	e.counter(truncatedQueriesDesc, st.TruncatedQueries)
 	e.counter(skippedSecondsDesc, st.SkippedSeconds)
@@ -117,7 +134,7 @@ func (e emitter) health(st poller.Status) {
 	e.gauge(lastSuccessDesc, unixSeconds(st.LastSuccess))
 	e.gauge(lastRecordsDesc, float64(st.LastRecords))
 	e.gauge(trackedDesc, float64(st.Tracked))
-	e.gauge(chatSeriesDesc, float64(st.Tally.SeriesCount()))
+	e.gauge(chatSeriesDesc, float64(st.Tally.SeriesCount()+st.Open.Series()+st.AgentsNow.Series()))
 	e.gauge(chatSeriesLimitDesc, float64(cfg.MaxSeries))
 	e.counter(foldedDesc, st.Tally.Folded)
 	for _, r := range tally.SkipReasons() {
@@ -136,6 +153,90 @@ func (e emitter) health(st poller.Status) {
 			e.gauge(reconcileDelayDesc, r.Delay.Seconds())
 		}
 	}
+}
+
+// realtime sends what the real-time calls tell, and what is open now: each API's
+// last read, unless it is older than twice realtime.interval, so that a dashboard
+// never shows an old "now" as current.
+func (e emitter) realtime(st poller.Status, now time.Time) {
+	rt := st.Config.Realtime
+	for _, name := range config.RealtimeAPIs {
+		api := wolkvox.API(name)
+		h := st.Realtime[api]
+		if h == nil {
+			if !slices.Contains(rt.APIs, name) {
+				continue // never called
+			}
+			h = poller.NewRealtimeHealth()
+		}
+		for _, r := range wolkvox.Results {
+			e.counter(requestsDesc, h.Requests[r], name, string(r))
+		}
+		e.hist(requestDurationDesc, &h.CallTime, name)
+		for _, reason := range api.SkipReasons() {
+			e.counter(realtimeSkippedDesc, h.Skipped[reason], name, reason)
+		}
+		if slices.Contains(rt.APIs, name) {
+			e.gauge(realtimeLastSuccessDesc, unixSeconds(laterOf(h.LastSuccess, st.RealtimeSince)), name)
+		}
+	}
+	if !rt.Enabled() {
+		return
+	}
+	e.gauge(realtimeIntervalDesc, time.Duration(rt.Interval).Seconds())
+	shown := nowShown(st, now)
+	if o := shown.Open; o != nil {
+		for ch, c := range o.Channels {
+			e.gauge(nowDescs[tally.ChatsActive], c.Open, ch)
+			if c.Dated {
+				e.gauge(nowDescs[tally.ChatActiveOldest], c.Oldest.Seconds(), ch)
+			}
+		}
+		if st.Config.AgentMetrics {
+			for k, v := range o.Agents {
+				e.gauge(nowDescs[tally.AgentChatsActive], v, k[0], k[1])
+			}
+		}
+	}
+	if a := shown.Agents; a != nil {
+		for status, n := range a.Statuses {
+			e.gauge(nowDescs[tally.AgentsByStatus], n, status)
+		}
+	}
+}
+
+// Now is what /metrics shows of what is open now: each API's last read, unless it is
+// older than twice realtime.interval, so that a dashboard never shows an old "now"
+// as current; nil where there is none to show.
+type Now struct {
+	Enabled bool // real-time calls are on
+	Open    *tally.OpenNow
+	Agents  *tally.AgentsNow
+}
+
+// Now is what /metrics shows now of what is open now for the operation of st.
+func (c *Collector) Now(st poller.Status) Now { return nowShown(st, c.now()) }
+
+func nowShown(st poller.Status, now time.Time) Now {
+	rt := st.Config.Realtime
+	out := Now{Enabled: rt.Enabled()}
+	fresh := func(api string, at time.Time) bool {
+		return rt.Enabled() && slices.Contains(rt.APIs, api) && !at.IsZero() && now.Sub(at) <= 2*time.Duration(rt.Interval)
+	}
+	if st.Open != nil && fresh(config.RealtimeChats, st.Open.At) {
+		out.Open = st.Open
+	}
+	if st.AgentsNow != nil && fresh(config.RealtimeAgents, st.AgentsNow.At) {
+		out.Agents = st.AgentsNow
+	}
+	return out
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // chats sends the series of every chat family of t, as the new-series hold shows

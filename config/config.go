@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +66,7 @@ type Operation struct {
 	AgentMetrics    bool              `yaml:"agent_metrics"`
 	Skills          map[string]string `yaml:"skills,omitempty"`
 	Reconcile       Reconcile         `yaml:"reconcile"`
+	Realtime        Realtime          `yaml:"realtime"`
 	// A pointer, because fmt prints unexported fields by reflection, bypassing
 	// Secret's Format; a nested pointer prints as an address.
 	resolvedToken    *Secret
@@ -78,6 +80,36 @@ type Operation struct {
 type Reconcile struct {
 	Enabled bool     `yaml:"enabled"`
 	After   Duration `yaml:"after"`
+}
+
+// Realtime is the calls of Wolkvox's real-time APIs, which say what is open now: at
+// most one call of each API an Interval, made when /metrics is scraped. Without an
+// Interval, none is made.
+type Realtime struct {
+	Interval Duration `yaml:"interval,omitempty"`
+	// APIs are the real-time APIs called: RealtimeChats, RealtimeAgents, or both,
+	// the default.
+	APIs []string `yaml:"apis,omitempty"`
+}
+
+// The real-time APIs, as realtime.apis names them (their api parameter).
+const (
+	RealtimeChats  = "chats"
+	RealtimeAgents = "agents"
+)
+
+// RealtimeAPIs are the real-time APIs there are, in the order they are called.
+var RealtimeAPIs = []string{RealtimeChats, RealtimeAgents}
+
+// Enabled tells whether any real-time call is made.
+func (r Realtime) Enabled() bool { return r.Interval > 0 }
+
+// CallsPerDay is the most real-time calls a day: one per API an interval.
+func (r Realtime) CallsPerDay() int {
+	if !r.Enabled() {
+		return 0
+	}
+	return len(r.APIs) * callsIn(time.Duration(r.Interval))
 }
 
 // Histograms holds bucket upper bounds, in seconds.
@@ -171,14 +203,25 @@ func (o *Operation) URL() string {
 	return "https://wv" + o.Server + ".wolkvox.com"
 }
 
-// CallsPerDay is the most API calls a day that min_interval allows, and the daily
-// re-read's call.
+// CallsPerDay is the most API calls a day: those min_interval allows, the daily
+// re-read's call, and the real-time calls.
 func (o *Operation) CallsPerDay() int {
-	calls := int(math.Ceil(float64(24*time.Hour) / float64(o.MinInterval)))
+	return o.chat1CallsPerDay() + o.rereadCallsPerDay() + o.Realtime.CallsPerDay()
+}
+
+// chat1CallsPerDay is the most live chat_1 calls a day.
+func (o *Operation) chat1CallsPerDay() int { return callsIn(time.Duration(o.MinInterval)) }
+
+func (o *Operation) rereadCallsPerDay() int {
 	if o.Reconcile.Enabled {
-		calls++
+		return 1
 	}
-	return calls
+	return 0
+}
+
+// callsIn is how many calls a day one every interval makes at most.
+func callsIn(interval time.Duration) int {
+	return int(math.Ceil(float64(24*time.Hour) / float64(interval)))
 }
 
 // Load reads, decodes and validates the file at path. Relative token_file paths are
@@ -332,6 +375,31 @@ func (o *Operation) validate(dir string) error {
 			return keyErrorf("skills", "skills: id %q and name %q must both be non-empty", id, name)
 		}
 	}
+	return o.Realtime.validate()
+}
+
+func (r *Realtime) validate() error {
+	switch {
+	case r.Interval < 0 || r.Interval > 0 && time.Duration(r.Interval) < time.Second:
+		return &keyError{path: []any{"realtime", "interval"}, err: fmt.Errorf("realtime.interval %s must be at least 1s", r.Interval)}
+	case r.Interval == 0 && r.APIs != nil:
+		return &keyError{path: []any{"realtime", "apis"}, err: errors.New("realtime.apis needs realtime.interval: without it no real-time call is made")}
+	case r.Interval == 0:
+		return nil
+	case r.APIs == nil:
+		r.APIs = slices.Clone(RealtimeAPIs)
+		return nil
+	case len(r.APIs) == 0:
+		return &keyError{path: []any{"realtime", "apis"}, err: fmt.Errorf("realtime.apis is empty: name %s, or remove realtime.interval to make no real-time call", strings.Join(RealtimeAPIs, " or "))}
+	}
+	for i, api := range r.APIs {
+		if !slices.Contains(RealtimeAPIs, api) {
+			return &keyError{path: []any{"realtime", "apis", i}, err: fmt.Errorf("realtime.apis: %q is not a real-time API: use %s", api, strings.Join(RealtimeAPIs, " or "))}
+		}
+		if slices.Contains(r.APIs[:i], api) {
+			return &keyError{path: []any{"realtime", "apis", i}, err: fmt.Errorf("realtime.apis names %q twice", api)}
+		}
+	}
 	return nil
 }
 
@@ -400,14 +468,16 @@ func location(name string) (*time.Location, error) {
 }
 
 // validateBudget refuses a config whose polling could spend a token's daily quota:
-// operations sharing a token share its quota.
+// operations sharing a token share its quota, and every call of every API costs one.
 func (c *Config) validateBudget() error {
 	type group struct {
-		names   []string
-		first   int // index of the first operation
-		calls   int
-		rereads int // calls of the daily re-reads
-		quota   int
+		names    []string
+		first    int // index of the first operation
+		calls    int
+		chat1    int // calls of live chat_1 polling
+		rereads  int // calls of the daily re-reads
+		realtime int // real-time calls
+		quota    int
 	}
 	groups := map[Secret]*group{}
 	var order []Secret
@@ -422,9 +492,9 @@ func (c *Config) validateBudget() error {
 		}
 		g.names = append(g.names, op.Name)
 		g.calls += op.CallsPerDay()
-		if op.Reconcile.Enabled {
-			g.rereads++
-		}
+		g.chat1 += op.chat1CallsPerDay()
+		g.rereads += op.rereadCallsPerDay()
+		g.realtime += op.Realtime.CallsPerDay()
 		g.quota = min(g.quota, op.DailyQuota)
 	}
 	for _, tok := range order {
@@ -432,18 +502,52 @@ func (c *Config) validateBudget() error {
 		if g.calls <= g.quota {
 			continue
 		}
+		if len(g.names) == 1 && g.realtime > 0 {
+			return c.realtimeBudgetError(g.first, g.calls, g.chat1, g.rereads, g.realtime, g.quota)
+		}
 		// The shortest interval that fits, each operation polling alike, as a person would write it.
-		fits := roundUpInterval(time.Duration(len(g.names)) * 24 * time.Hour / time.Duration(max(g.quota-g.rereads, 1)))
+		fits := roundUpInterval(time.Duration(len(g.names)) * 24 * time.Hour / time.Duration(max(g.quota-g.rereads-g.realtime, 1)))
 		if len(g.names) == 1 {
 			return &keyError{path: []any{"operations", g.first, "min_interval"}, err: fmt.Errorf(
 				"operation %q: min_interval allows %d API calls per day (86400s / min_interval, and the daily re-read), more than daily_quota %d: set min_interval to %s or more, or raise daily_quota if the licence allows more calls a day",
 				g.names[0], g.calls, g.quota, formatInterval(fits))}
 		}
 		sort.Strings(g.names)
-		return fmt.Errorf("operations %s share one token and together may make %d API calls per day (86400s / min_interval and the daily re-read, summed), more than daily_quota %d: give each a min_interval of %s or more, or raise daily_quota if the licence allows more calls a day",
-			strings.Join(quoteAll(g.names), ", "), g.calls, g.quota, formatInterval(fits))
+		summed := "86400s / min_interval and the daily re-read, summed"
+		fix := "give each a min_interval of " + formatInterval(fits) + " or more"
+		if g.realtime > 0 {
+			summed = fmt.Sprintf("86400s / min_interval, the daily re-read and %d real-time calls (realtime), summed", g.realtime)
+			if g.quota-g.rereads-g.realtime < len(g.names) {
+				fix = "make realtime.interval longer or call fewer realtime.apis"
+			} else {
+				fix += ", a longer realtime.interval, fewer realtime.apis"
+			}
+		}
+		return fmt.Errorf("operations %s share one token and together may make %d API calls per day (%s), more than daily_quota %d: %s, or raise daily_quota if the licence allows more calls a day",
+			strings.Join(quoteAll(g.names), ", "), g.calls, summed, g.quota, fix)
 	}
 	return nil
+}
+
+// realtimeBudgetError says why operation i, whose real-time calls are on, could
+// spend more than its quota, with the arithmetic, and what would fit.
+func (c *Config) realtimeBudgetError(i, calls, chat1, rereads, realtime, quota int) error {
+	op := &c.Operations[i]
+	apis := len(op.Realtime.APIs)
+	sum := fmt.Sprintf("%d for chat_1 (86400s / min_interval %s)", chat1, op.MinInterval)
+	if rereads > 0 {
+		sum += fmt.Sprintf(", %d for the daily re-read", rereads)
+	}
+	sum += fmt.Sprintf(" and %d for realtime (86400s / realtime.interval %s, for each of %d API(s))", realtime, op.Realtime.Interval, apis)
+	fix := "raise daily_quota if the licence allows more calls a day"
+	if left := quota - chat1 - rereads; left >= apis {
+		fix = fmt.Sprintf("set realtime.interval to %s or more, call fewer realtime.apis, or %s",
+			formatInterval(roundUpInterval(time.Duration(apis)*24*time.Hour/time.Duration(left))), fix)
+	} else {
+		fix = "make a longer min_interval, call fewer realtime.apis, or " + fix
+	}
+	return &keyError{path: []any{"operations", i, "realtime", "interval"}, err: fmt.Errorf(
+		"operation %q: may make %d API calls per day, more than daily_quota %d: %s: %s", op.Name, calls, quota, sum, fix)}
 }
 
 // niceIntervals are the polling intervals people write, shortest first.

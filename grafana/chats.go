@@ -22,7 +22,7 @@ const negative = `feeling=~"negative|very_negative"`
 
 func chatsDashboard(day day) *dashboard.DashboardBuilder {
 	d := base(day, "wolkvox-chats", "Wolkvox chats",
-		"Contact-center view of the Wolkvox chat_1 report: volume, service level, answer delay, chat length, handle time, sentiment, dispositions.").
+		"Contact-center view of Wolkvox chats: what is open now (the real-time APIs), and from the chat_1 report volume, service level, answer delay, chat length, handle time, sentiment, dispositions.").
 		Tags([]string{"wolkvox", "contact-center"}).
 		WithVariable(datasourceVariable()).
 		WithVariable(operationVariable("wolkvox_chats_total")).
@@ -30,6 +30,7 @@ func chatsDashboard(day day) *dashboard.DashboardBuilder {
 		WithVariable(queryVariable("skill", "Skill", `label_values(wolkvox_chats_total{operation=~"$operation", channel=~"$channel"}, skill)`)).
 		WithVariable(slThresholdVariable()).
 		WithVariable(windowVariable())
+	d = nowRows(d)
 	for _, p := range windowStats(overRange, lastHourText, "1h", [4]string{"Chats closed", "Service level", "ASA p90", "Negative chats"}) {
 		d = d.WithPanel(p)
 	}

@@ -44,11 +44,12 @@ func exporterDashboard(day day) *dashboard.DashboardBuilder {
 			Mappings(words(state{"1", "loaded", "green"}, state{"0", "failed", "red"}))).
 		WithPanel(statPanel("Config: since reload", "Time since the exporter last loaded its configuration successfully.",
 			6, 4, unitDuration, 0, plain, target{"time() - wolkvox_exporter_config_last_reload_success_timestamp_seconds", "{{instance}}"})).
-		WithPanel(colorsByRegexp(lines("API calls per hour, by result", sentences(
-			"chat_1 calls per hour by result, not stacked; results with no call in the window are not drawn.", windowText, sinceStartText), 12, unitPerHour,
-			target{callsPerHour(op("wolkvox_api_requests_total"), "operation", "result") + " > 0", "{{operation}} · {{result}}"}), resultColors)).
-		WithPanel(lines("API request latency p50 / p90 / p99", sentences("Duration of chat_1 calls, in seconds.", windowText), 12, unitSeconds,
-			target{latency(0.5), "p50 {{operation}}"}, target{latency(0.9), "p90 {{operation}}"}, target{latency(0.99), "p99 {{operation}}"})).
+		WithPanel(colorsByRegexp(lines("API calls per hour, by API and result", sentences(
+			"Calls per hour of each API (chat_1, and the real-time chats and agents) by result, not stacked; results with no call in the window are not drawn. Each call of any API costs one of the token's daily quota.",
+			windowText, sinceStartText), 12, unitPerHour,
+			target{callsPerHour(op("wolkvox_api_requests_total"), "operation", "api", "result") + " > 0", "{{operation}} · {{api}} · {{result}}"}), resultColors)).
+		WithPanel(lines("API request latency p50 / p90 / p99", sentences("Duration of API calls, in seconds, by API.", windowText), 12, unitSeconds,
+			target{latency(0.5), "p50 {{operation}} {{api}}"}, target{latency(0.9), "p90 {{operation}} {{api}}"}, target{latency(0.99), "p99 {{operation}} {{api}}"})).
 		WithPanel(lines("Records per answer", "Records in each operation's last successful answer; 60,000 is the API's cap.", 12, unitCount,
 			target{op("wolkvox_last_query_records"), "{{operation}}"})).
 		WithPanel(statPanel("Skipped records by reason", sentences(
@@ -68,12 +69,19 @@ func exporterDashboard(day day) *dashboard.DashboardBuilder {
 			alarmAtOne, "wolkvox_storage_write_failures_total", unitCount)).
 		WithPanel(statPanel("API backoff left", "Time left before the exporter calls the API again after a refused or failed call.",
 			6, 4, unitDuration, 0, plain, target{"clamp_min(" + op("wolkvox_api_backoff_until_timestamp_seconds") + " - time(), 0)", "{{operation}}"})).
+		WithPanel(statPanel("Real-time: last read", sentences(
+			"How long ago each enabled real-time API of each operation was last read (before the first read, since the exporter began calling it). "+
+				"The \"Now\" panels show nothing once it passes twice realtime.interval; WolkvoxRealtimeStale fires at three intervals.",
+			"Empty when no operation sets realtime.interval."),
+			6, 4, unitDuration, 0, []threshold{{"green", 0}, {"orange", 900}, {"red", 1800}},
+			target{"time() - " + op("wolkvox_realtime_last_success_timestamp_seconds"), "{{operation}} {{api}}"}).
+			NoValue("no real-time call configured")).
 		WithPanel(statPanel("Daily re-read age", "Time since each operation's last completed daily re-read (or since counting began); it should stay under a day plus reconcile.after.",
-			6, 5, unitDuration, 0, []threshold{{"green", 0}, {"red", 108000}},
+			6, 4, unitDuration, 0, []threshold{{"green", 0}, {"red", 108000}},
 			target{"time() - max by (operation) (" + op("wolkvox_reconcile_last_success_timestamp_seconds") + ")", "{{operation}}"})).
 		WithPanel(colorsByRegexp(lines("Daily re-read: chats found late and extra",
 			"Chats of the last re-read day that reached the counters only with the re-read (listed late), and chats counted live that the report no longer lists (extra), in the last day.",
-			18, unitCount,
+			12, unitCount,
 			target{"max by (operation) (" + op("wolkvox_reconcile_day_missed_chats") + ")", "{{operation}} found late"},
 			target{"sum by (operation) ((" + op("wolkvox_reconcile_extra_chats_total") + " - " + op("wolkvox_reconcile_extra_chats_total") + " offset 1d) >= 0 or " +
 				op("wolkvox_reconcile_extra_chats_total") + ")", "{{operation}} extra, last day"}),
@@ -120,7 +128,7 @@ func callsPerHour(sel string, by ...string) string {
 
 // latency is a quantile of the API calls' duration over the window.
 func latency(q float64) string {
-	return fmt.Sprintf("histogram_quantile(%g, %s)", q, sumBy(rate(op("wolkvox_api_request_duration_seconds_bucket")), "le", "operation"))
+	return fmt.Sprintf("histogram_quantile(%g, %s)", q, sumBy(rate(op("wolkvox_api_request_duration_seconds_bucket")), "le", "operation", "api"))
 }
 
 // colorsByRegexp fixes the colour of each series whose name ends with a name.

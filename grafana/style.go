@@ -195,7 +195,9 @@ var (
 )
 
 // colorsByName fixes the colour of each series by its name.
-func colorsByName(p *timeseries.PanelBuilder, colors colored) *timeseries.PanelBuilder {
+func colorsByName[P interface {
+	OverrideByName(string, []dashboard.DynamicConfigValue) P
+}](p P, colors colored) P {
 	for _, c := range colors {
 		p = p.OverrideByName(c.name, fixedColor(c.color))
 	}
@@ -234,7 +236,7 @@ var (
 		"window since, so that the first hour does not climb from 0 as if calls had slowed down."
 	logText = "The axis is logarithmic, each tick ten times the one below, so that each percentile reads on its own " +
 		"scale: the median is not drawn flat under a 99th percentile ten times longer."
-	lastHourText = "The last hour, up to now."
+	lastHourText   = "The last hour, up to now."
 	installDayText = "On the day the exporter was installed, the chats before it began counting are here only if the " +
 		"backfill wrote them (docs/history.md: The day you install)."
 )

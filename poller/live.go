@@ -152,8 +152,10 @@ func (o *Operation) failed(next *state, s *Settings, result wolkvox.Result, star
 	cfg := s.Config
 	switch {
 	case result == wolkvox.ResultQuotaExceeded:
-		// Every call until the quota resets, at midnight, would fail and still cost a call.
+		// Every call until the quota resets, at midnight, would fail and still cost a
+		// call: the quota is the token's, so no API is called with it meanwhile.
 		_, next.BackoffUntil = wolkvox.Day(started, cfg.Location())
+		s.Client.Token().SpendQuota(next.BackoffUntil)
 	case backsOff(result):
 		next.failures++
 		next.BackoffUntil = started.Add(failureBackoff(next.failures, time.Duration(cfg.MinInterval), time.Duration(cfg.MaxBackoff)))

@@ -6,6 +6,7 @@ package poller
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
 // Operation polls one Wolkvox operation and holds everything learned from it.
@@ -32,15 +34,22 @@ type Operation struct {
 	rereading *rereadProgress
 	windows   []liveWindow
 
-	mu          sync.RWMutex
-	settings    *Settings
-	state       *state
-	nextCall    time.Time
-	nextReread  time.Time
-	inflight    chan struct{} // closed when the running calls end
-	writeFails  float64
-	loadFails   float64
-	lastSaveErr string
+	mu         sync.RWMutex
+	settings   *Settings
+	state      *state
+	nextCall   time.Time
+	nextReread time.Time
+	inflight   chan struct{} // closed when the running calls end
+	// nextRealtime is when each real-time API may be called again, and
+	// realtimeInflight is closed when the running real-time calls end.
+	nextRealtime     map[wolkvox.API]time.Time
+	realtimeInflight chan struct{}
+	// realtimeSince is when the real-time calls in force began: the start, or the
+	// reload that changed them.
+	realtimeSince time.Time
+	writeFails    float64
+	loadFails     float64
+	lastSaveErr   string
 }
 
 // New returns the Operation of settings s, from its saved state if store holds one.
@@ -53,6 +62,7 @@ func New(s *Settings, now func() time.Time, logger log.Logger, store *Store) *Op
 		settings: s,
 		state:    newState(s),
 	}
+	o.realtimeSince = now()
 	if store != nil {
 		loaded, setAside := store.load(s, now(), o.logger)
 		if loaded != nil {
@@ -89,6 +99,9 @@ func (o *Operation) Update(s *Settings) {
 	if newToken {
 		o.nextCall = time.Time{}
 	}
+	if !slices.Equal(old.Config.Realtime.APIs, s.Config.Realtime.APIs) {
+		o.realtimeSince, o.nextRealtime = o.now(), nil
+	}
 	o.mu.Unlock()
 
 	relabel := old.Tally.Labeling() != s.Tally.Labeling()
@@ -112,35 +125,55 @@ func (o *Operation) Update(s *Settings) {
 
 // Refresh starts the calls that are due, unless calls are running: a live query
 // once min_interval and any backoff have passed, and the daily re-read (see
-// reread.go). It then waits for the running calls or for ctx, whichever ends
-// first. Concurrent scrapes share the calls.
+// reread.go); and, apart, the real-time calls due (see realtime.go). It then waits
+// for the running calls or for ctx, whichever ends first. Concurrent scrapes share
+// the calls.
 func (o *Operation) Refresh(ctx context.Context) {
 	o.mu.Lock()
+	now := o.now()
 	done := o.inflight
 	if done == nil {
-		now := o.now()
-		settled := !now.Before(o.state.BackoffUntil)
+		settled := !now.Before(o.backoffUntil())
 		live := settled && !now.Before(o.nextCall)
 		reread := settled && !now.Before(o.nextReread) && rereadDay(o.state, o.settings, now) != nil
-		if !live && !reread {
-			o.mu.Unlock()
-			return
+		if live || reread {
+			done = make(chan struct{})
+			o.inflight = done
+			if live {
+				o.nextCall = now.Add(time.Duration(o.settings.Config.MinInterval))
+			}
+			if reread {
+				o.nextReread = now.Add(time.Duration(o.settings.Config.MinInterval))
+			}
+			go o.calls(now, live, reread, done) // outlives the scrape that starts it, bounded by request_timeout
 		}
-		done = make(chan struct{})
-		o.inflight = done
-		if live {
-			o.nextCall = now.Add(time.Duration(o.settings.Config.MinInterval))
+	}
+	realtime := o.realtimeInflight
+	if realtime == nil {
+		if due := o.dueRealtime(now); len(due) > 0 {
+			realtime = make(chan struct{})
+			o.realtimeInflight = realtime
+			go o.realtimeCalls(now, due, realtime) // as calls
 		}
-		if reread {
-			o.nextReread = now.Add(time.Duration(o.settings.Config.MinInterval))
-		}
-		go o.calls(now, live, reread, done) // outlives the scrape that starts it, bounded by request_timeout
 	}
 	o.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	for _, running := range []chan struct{}{done, realtime} {
+		if running == nil {
+			continue
+		}
+		select {
+		case <-running:
+		case <-ctx.Done():
+			return
+		}
 	}
+}
+
+// backoffUntil is when chat_1 may be called again: after the operation's own
+// failures, or once the token's quota, which any API may have spent, resets.
+// Called with o.mu held.
+func (o *Operation) backoffUntil() time.Time {
+	return laterOf(o.state.BackoffUntil, o.settings.Client.Token().QuotaSpentUntil())
 }
 
 // calls makes the due calls in the background: they outlive the scrape that started
@@ -205,14 +238,25 @@ type Status struct {
 	Reconciled *Reconciled
 	// Tally is the chat counts. Like the rest, no one modifies it.
 	Tally *tally.Tally
+	// Realtime is the health of each real-time API called, and Open and AgentsNow
+	// the last reads of api=chats and api=agents; nil before the first.
+	Realtime  map[wolkvox.API]*RealtimeHealth
+	Open      *tally.OpenNow
+	AgentsNow *tally.AgentsNow
+	// RealtimeSince is when the real-time calls in force began.
+	RealtimeSince time.Time
 }
 
 // Status returns what the operation shows now.
 func (o *Operation) Status() Status {
 	o.mu.RLock()
-	st, cfg, writeFails, loadFails := o.state, o.settings.Config, o.writeFails, o.loadFails
+	st, cfg, client, writeFails, loadFails, since := o.state, o.settings.Config, o.settings.Client, o.writeFails, o.loadFails, o.realtimeSince
 	o.mu.RUnlock()
-	s := Status{Config: cfg, Health: st.Health, Tracked: len(st.seen), WriteFailures: writeFails, LoadFailures: loadFails, Tally: st.tally}
+	s := Status{Config: cfg, Health: st.Health, Tracked: len(st.seen), WriteFailures: writeFails, LoadFailures: loadFails, Tally: st.tally,
+		Realtime: st.realtime, Open: st.open, AgentsNow: st.agentsNow, RealtimeSince: since}
+	if spent := client.Token().QuotaSpentUntil(); spent.After(o.now()) {
+		s.BackoffUntil = laterOf(s.BackoffUntil, spent)
+	}
 	if cfg.Reconcile.Enabled {
 		r := st.reconciled
 		r.LastSuccess = laterOf(r.LastSuccess, st.countingSince)

@@ -49,6 +49,15 @@ type state struct {
 	failures int // consecutive failures that back off
 	// Not saved: the failure in progress, "" when calls succeed.
 	failing wolkvox.Result
+
+	// realtime is the health of each real-time API called; each is replaced, not
+	// modified, by the next call.
+	realtime map[wolkvox.API]*RealtimeHealth
+	// open and agentsNow are the last reads of the real-time APIs, nil before the
+	// first; agentNames the agents' names the last read of api=agents gave. Not saved.
+	open       *tally.OpenNow
+	agentsNow  *tally.AgentsNow
+	agentNames map[string]string
 }
 
 // Health is what the calls of an operation tell about the API.
@@ -91,6 +100,7 @@ func (st *state) clone() *state {
 	c.Requests = maps.Clone(st.Requests)
 	c.CallTime = st.CallTime.Clone()
 	c.days = slices.Clone(st.days)
+	c.realtime = maps.Clone(st.realtime)
 	return &c
 }
 

@@ -115,7 +115,18 @@ type stateFile struct {
 	Failures           int                  `json:"failures"`
 	BackoffUntil       int64                `json:"backoff_until"`
 	Seen               []seenGroup          `json:"seen"`
+	// Realtime are the real-time APIs' counters, by API.
+	Realtime map[string]savedRealtime `json:"realtime,omitempty"`
 	tally.Saved
+}
+
+// savedRealtime is a RealtimeHealth, but for what describes this process's calls.
+type savedRealtime struct {
+	Requests     map[string]float64   `json:"requests"`
+	CallTime     tally.SavedHistogram `json:"call_time"`
+	Skipped      map[string]float64   `json:"skipped,omitempty"`
+	Failures     int                  `json:"failures,omitempty"`
+	BackoffUntil int64                `json:"backoff_until,omitempty"`
 }
 
 // savedDay is a countedDay.
@@ -188,6 +199,17 @@ func encodeState(s *Settings, st *state, now time.Time) *stateFile {
 	}
 	for r, v := range st.Requests {
 		f.Requests[string(r)] = v
+	}
+	for api, h := range st.realtime {
+		saved := savedRealtime{Requests: map[string]float64{}, CallTime: tally.SavedHistogram{Counts: h.CallTime.Buckets, Sum: h.CallTime.Sum},
+			Skipped: h.Skipped, Failures: h.failures, BackoffUntil: unix(h.BackoffUntil)}
+		for r, v := range h.Requests {
+			saved.Requests[string(r)] = v
+		}
+		if f.Realtime == nil {
+			f.Realtime = map[string]savedRealtime{}
+		}
+		f.Realtime[string(api)] = saved
 	}
 	for _, d := range st.days {
 		ids := slices.Clone(d.ids)
@@ -324,25 +346,57 @@ func (f *stateFile) restoreProgress(st *state) error {
 			return badState("invalid counter value %v", v)
 		}
 	}
-	for r, v := range f.Requests {
-		if !slices.Contains(wolkvox.Results, wolkvox.Result(r)) || !tally.ValidCount(v) {
-			return badState("invalid request counter %q = %v", r, v)
-		}
-		st.Requests[wolkvox.Result(r)] = v
+	if err := restoreRequests(st.Requests, f.Requests); err != nil {
+		return err
 	}
-	if len(f.CallTime.Counts) == len(CallTimeBuckets)+1 && tally.ValidCount(f.CallTime.Sum) {
-		copy(st.CallTime.Buckets, f.CallTime.Counts)
-		for _, n := range f.CallTime.Counts {
-			st.CallTime.Count += n
+	restoreCallTime(&st.CallTime, f.CallTime)
+	for api, saved := range f.Realtime {
+		if !slices.Contains(wolkvox.RealtimeAPIs, wolkvox.API(api)) || saved.Failures < 0 {
+			return badState("invalid real-time API %q", api)
 		}
-		st.CallTime.Sum = f.CallTime.Sum
-	} // else: the buckets changed between versions; call times start again.
+		h := st.realtimeHealth(wolkvox.API(api))
+		if err := restoreRequests(h.Requests, saved.Requests); err != nil {
+			return err
+		}
+		restoreCallTime(&h.CallTime, saved.CallTime)
+		for reason, v := range saved.Skipped {
+			if !tally.ValidCount(v) {
+				return badState("invalid skipped counter %q = %v", reason, v)
+			}
+			h.Skipped[reason] = v
+		}
+		h.failures, h.BackoffUntil = saved.Failures, fromUnix(saved.BackoffUntil)
+	}
 	for _, g := range f.Seen {
 		for _, id := range g.IDs {
 			st.seen[id] = g.Until
 		}
 	}
 	return nil
+}
+
+// restoreRequests reads saved call counters by result into dst.
+func restoreRequests(dst map[wolkvox.Result]float64, saved map[string]float64) error {
+	for r, v := range saved {
+		if !slices.Contains(wolkvox.Results, wolkvox.Result(r)) || !tally.ValidCount(v) {
+			return badState("invalid request counter %q = %v", r, v)
+		}
+		dst[wolkvox.Result(r)] = v
+	}
+	return nil
+}
+
+// restoreCallTime reads a saved call-time histogram into dst, unless its buckets
+// changed between versions: then call times start again.
+func restoreCallTime(dst *tally.Cell, saved tally.SavedHistogram) {
+	if len(saved.Counts) != len(CallTimeBuckets)+1 || !tally.ValidCount(saved.Sum) {
+		return
+	}
+	copy(dst.Buckets, saved.Counts)
+	for _, n := range saved.Counts {
+		dst.Count += n
+	}
+	dst.Sum = saved.Sum
 }
 
 // Seed writes the state that live counting of operation op starts from when a

@@ -5,6 +5,7 @@
 #
 #   scripts/peak-rss.sh [records] [calls]     # defaults: 60000 records, 1 call
 #   scripts/peak-rss.sh backfill [days] [records per day] [format]   # defaults: 30 days of 20000, blocks
+#   scripts/peak-rss.sh realtime [open chats] [messages each]          # defaults: 5000 chats of 20 messages
 #
 # It needs GNU time's /usr/bin/time; on Debian it installs the "time" package when it
 # is missing (as root, like .ci/run does for Prometheus).
@@ -14,6 +15,8 @@ cd "$(dirname "$0")/.."
 args=(-records "${1:-60000}" -calls "${2:-1}")
 if [ "${1:-}" = backfill ]; then
   args=(-backfill-days "${2:-30}" -records "${3:-20000}" -format "${4:-blocks}")
+elif [ "${1:-}" = realtime ]; then
+  args=(-open-chats "${2:-5000}" -messages "${3:-20}")
 fi
 
 if [ ! -x /usr/bin/time ]; then

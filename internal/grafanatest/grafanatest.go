@@ -9,6 +9,7 @@ package grafanatest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"strconv"
@@ -91,9 +92,7 @@ func (v View) Queries(p Panel) ([]Query, error) {
 		"__interval_ms":   strconv.FormatInt(step.Milliseconds(), 10),
 		"__rate_interval": promDuration(max(step+v.scrapeInterval(), 4*v.scrapeInterval())),
 	}
-	for k, val := range v.Vars {
-		vars[k] = val
-	}
+	maps.Copy(vars, v.Vars)
 	raw, _ := p.Get("targets").([]any)
 	out := make([]Query, 0, len(raw))
 	for _, t := range raw {
@@ -119,10 +118,10 @@ func (v View) Queries(p Panel) ([]Query, error) {
 // one, the dashboard's otherwise.
 func (v View) panelRange(p Panel) (from, to time.Time, err error) {
 	rel := p.Str("timeFrom")
-	switch {
-	case rel == "":
+	switch rel {
+	case "":
 		return v.From, v.Now, nil
-	case rel == "now/d":
+	case "now/d":
 		y, m, d := v.Now.In(v.Zone).Date()
 		return time.Date(y, m, d, 0, 0, 0, 0, v.Zone), v.Now, nil
 	}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -44,10 +45,15 @@ func main() {
 	calls := flag.Int("calls", 1, "answers to ingest, one per min_interval, each with new chats")
 	backfillDays := flag.Int("backfill-days", 0, "instead, backfill this many days of -records chats each, at a 5-minute step")
 	format := flag.String("format", backfill.FormatBlocks, "with -backfill-days: blocks or openmetrics")
+	openChats := flag.Int("open-chats", 0, "instead, read an api=chats answer of this many open chats, -messages each")
+	messages := flag.Int("messages", 20, "with -open-chats: messages in each chat's conversation")
 	flag.Parse()
 	run := func() error { return run(*records, *calls) }
-	if *backfillDays > 0 {
+	switch {
+	case *backfillDays > 0:
 		run = func() error { return runBackfill(*records, *backfillDays, *format) }
+	case *openChats > 0:
+		run = func() error { return runOpenChats(*openChats, *messages) }
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
@@ -57,7 +63,7 @@ func main() {
 
 // serve starts upstream on loopback and returns the configuration of an operation
 // that reads it, and how to stop it.
-func serve(upstream http.Handler) (*config.Config, func(), error) {
+func serve(upstream http.Handler, extra ...string) (*config.Config, func(), error) {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
@@ -65,7 +71,7 @@ func serve(upstream http.Handler) (*config.Config, func(), error) {
 	srv := &http.Server{Handler: upstream, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	stop := func() { _ = srv.Close() }
-	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())), ".")
+	cfg, err := config.Parse([]byte(fmt.Sprintf(configYAML, "http://"+ln.Addr().String())+strings.Join(extra, "")), ".")
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -197,16 +203,63 @@ func run(records, calls int) error {
 	return nil
 }
 
+// runOpenChats reads one generated api=chats answer of chats open chats through the
+// collector, as a real-time read.
+func runOpenChats(chats, messages int) error {
+	var sent atomic.Int64
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if r.URL.Query().Get("api") != "chats" {
+			w.WriteHeader(http.StatusNotFound) // chat_1: nothing; agents: not read
+			_, _ = io.WriteString(w, `{"code":404,"error":"Validate dates entered","msg":"Validate dates entered","data":[]}`)
+			return
+		}
+		n, _ := io.Copy(w, simulator.NewOpenChatsReader(simulator.OpenChatsOptions{Chats: chats, Messages: messages, Agents: 50, Seed: 1}))
+		sent.Add(n)
+	})
+	cfg, stop, err := serve(upstream, "    realtime: {interval: 5m, apis: [chats]}\n")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	c := collector.New(log.NewNopLogger())
+	if err := c.Apply(cfg); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	start := time.Now()
+	c.Refresh(context.Background())
+	elapsed := time.Since(start)
+	open, err := sumOf(reg, "wolkvox_chats_active")
+	if err != nil {
+		return err
+	}
+	if open != float64(chats) {
+		return fmt.Errorf("%v chats shown open, want %d", open, chats)
+	}
+	fmt.Printf("read %d open chats of %d messages each (%.1f MB) in %v\n", chats, messages, float64(sent.Load())/1e6, elapsed.Round(time.Millisecond))
+	if hwm, err := peakRSS(); err == nil {
+		fmt.Printf("peak RSS (VmHWM): %s\n", hwm)
+	}
+	return nil
+}
+
 func chatsCounted(reg *prometheus.Registry) (float64, error) {
+	return sumOf(reg, "wolkvox_chats_total")
+}
+
+// sumOf is the sum of the series of the metric name that reg gathers.
+func sumOf(reg *prometheus.Registry, name string) (float64, error) {
 	mfs, err := reg.Gather()
 	if err != nil {
 		return 0, err
 	}
 	total := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == "wolkvox_chats_total" {
+		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue()
+				total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
