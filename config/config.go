@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -54,11 +55,11 @@ type Operation struct {
 	TokenFile       string            `yaml:"token_file,omitempty"`
 	BaseURL         string            `yaml:"base_url,omitempty"`
 	Timezone        string            `yaml:"timezone"`
-	MinInterval     Duration          `yaml:"min_interval"`
-	Overlap         Duration          `yaml:"overlap"`
-	RequestTimeout  Duration          `yaml:"request_timeout"`
-	MaxCatchup      Duration          `yaml:"max_catchup"`
-	MaxBackoff      Duration          `yaml:"max_backoff"`
+	MinInterval     model.Duration    `yaml:"min_interval"`
+	Overlap         model.Duration    `yaml:"overlap"`
+	RequestTimeout  model.Duration    `yaml:"request_timeout"`
+	MaxCatchup      model.Duration    `yaml:"max_catchup"`
+	MaxBackoff      model.Duration    `yaml:"max_backoff"`
 	DailyQuota      int               `yaml:"daily_quota"`
 	MaxResponseSize ByteSize          `yaml:"max_response_size"`
 	MaxLabelValues  int               `yaml:"max_label_values"`
@@ -78,15 +79,15 @@ type Operation struct {
 // the exporter reads the part of it that it counted again, and counts the chats
 // live polling missed.
 type Reconcile struct {
-	Enabled bool     `yaml:"enabled"`
-	After   Duration `yaml:"after"`
+	Enabled bool           `yaml:"enabled"`
+	After   model.Duration `yaml:"after"`
 }
 
 // Realtime is the calls of Wolkvox's real-time APIs, which say what is open now: at
 // most one call of each API an Interval, made when /metrics is scraped. Without an
 // Interval, none is made.
 type Realtime struct {
-	Interval Duration `yaml:"interval,omitempty"`
+	Interval model.Duration `yaml:"interval,omitempty"`
 	// APIs are the real-time APIs called: RealtimeChats, RealtimeAgents, or both,
 	// the default.
 	APIs []string `yaml:"apis,omitempty"`
@@ -122,16 +123,16 @@ type Histograms struct {
 // DefaultOperation holds the defaults of every operation key.
 var DefaultOperation = Operation{
 	Timezone:        "America/Bogota",
-	MinInterval:     Duration(5 * time.Minute),
-	Overlap:         Duration(10 * time.Minute),
-	RequestTimeout:  Duration(55 * time.Second),
-	MaxCatchup:      Duration(24 * time.Hour),
-	MaxBackoff:      Duration(time.Hour),
+	MinInterval:     model.Duration(5 * time.Minute),
+	Overlap:         model.Duration(10 * time.Minute),
+	RequestTimeout:  model.Duration(55 * time.Second),
+	MaxCatchup:      model.Duration(24 * time.Hour),
+	MaxBackoff:      model.Duration(time.Hour),
 	DailyQuota:      VendorDailyQuota,
 	MaxResponseSize: VendorMaxResponseSize,
 	MaxLabelValues:  100,
 	MaxSeries:       DefaultMaxSeries,
-	Reconcile:       Reconcile{Enabled: true, After: Duration(2 * time.Hour)},
+	Reconcile:       Reconcile{Enabled: true, After: model.Duration(2 * time.Hour)},
 }
 
 // DefaultHistograms are chosen for chat service: answer-delay bounds include the usual
@@ -247,6 +248,9 @@ func Parse(data []byte, dir string) (*Config, error) {
 	// The file as a tree, to find the line of a key (a syntax error shows below).
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
+	if errs := durationErrors(&root, reflect.TypeFor[Config]()); len(errs) > 0 {
+		return nil, describeDecodeErrors(&root, &yaml.TypeError{Errors: errs})
+	}
 	if err := dec.Decode(cfg); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty: at least one operation is required")
@@ -354,7 +358,7 @@ func (o *Operation) validate(dir string) error {
 	case o.MaxCatchup < o.Overlap:
 		return keyErrorf("max_catchup", "max_catchup %s must be at least overlap %s", o.MaxCatchup, o.Overlap)
 	case time.Duration(o.MaxCatchup) > MaxCatchupLimit:
-		return keyErrorf("max_catchup", "max_catchup %s must be at most %s", o.MaxCatchup, Duration(MaxCatchupLimit))
+		return keyErrorf("max_catchup", "max_catchup %s must be at most %s", o.MaxCatchup, model.Duration(MaxCatchupLimit))
 	case o.MaxBackoff < o.MinInterval:
 		return keyErrorf("max_backoff", "max_backoff %s must be at least min_interval %s", o.MaxBackoff, o.MinInterval)
 	case o.DailyQuota < 1:
@@ -606,24 +610,6 @@ func validateBuckets(b []float64) error {
 func (c *Config) Dump() ([]byte, error) {
 	return yaml.Marshal(c)
 }
-
-// Duration is a length of time with a unit, as Prometheus writes them: 90s, 5m, 1h, 1d.
-type Duration model.Duration
-
-// UnmarshalYAML parses the duration, or says on which line it cannot.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := model.ParseDuration(n.Value)
-	if n.Kind != yaml.ScalarNode || err != nil {
-		return lineError(n, "%q is not a duration: write a number and a unit, such as 90s, 5m, 1h or 1d", n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration with its unit.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-func (d Duration) String() string { return model.Duration(d).String() }
 
 // ByteSize is a size with a unit, such as 64MiB or 256MB (both powers of 1024).
 type ByteSize units.Base2Bytes

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -213,4 +214,49 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+var durationType = reflect.TypeFor[model.Duration]()
+
+// durationErrors finds, in the file's tree n, the values that the configuration
+// t decodes as durations (prometheus/common's model.Duration) and that are not
+// ones, each as a yaml.v3 error of its line. model.Duration's own error names no
+// line, and stops the decoder at the first.
+func durationErrors(n *yaml.Node, t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []string
+	switch {
+	case n.Kind == yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = append(out, durationErrors(c, t)...)
+		}
+	case t == durationType:
+		if _, err := model.ParseDuration(n.Value); n.Kind != yaml.ScalarNode || err != nil {
+			out = append(out, fmt.Sprintf("line %d: %q is not a duration: write a number and a unit, such as 90s, 5m, 1h or 1d", n.Line, n.Value))
+		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if f, ok := fieldOfKey(t, n.Content[i].Value); ok {
+				out = append(out, durationErrors(n.Content[i+1], f.Type)...)
+			}
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for _, c := range n.Content {
+			out = append(out, durationErrors(c, t.Elem())...)
+		}
+	}
+	return out
+}
+
+// fieldOfKey is the field of struct t that the YAML key fills.
+func fieldOfKey(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
