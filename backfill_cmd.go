@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/backfill"
@@ -48,9 +51,9 @@ func addBackfillCommand(app *kingpin.Application) *backfillCommand {
 	return b
 }
 
-func (b *backfillCommand) run(load func() (*config.Config, error), storagePath string, stderr io.Writer) int {
+func (b *backfillCommand) run(load func() (*config.Config, error), storagePath string, logger log.Logger, slogger *slog.Logger) int {
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "%s backfill: %v\n", programName, err)
+		level.Error(logger).Log("msg", "backfill failed", "err", err)
 		return 1
 	}
 	cfg, err := load()
@@ -79,8 +82,9 @@ func (b *backfillCommand) run(load func() (*config.Config, error), storagePath s
 		Operation: cfg.Operations[i], Histograms: cfg.Histograms,
 		From: *b.from, To: *b.to, Output: *b.output, Format: *b.format, Step: *b.step, Labels: labels,
 		MaxCalls: *b.maxCalls, DryRun: b.maxCallsSet && *b.maxCalls == 0,
-		StoragePath: storagePath, UserAgent: programName + "/" + version.Version, Out: stderr,
+		StoragePath: storagePath, UserAgent: programName + "/" + version.Version, Out: &logLines{logger: logger},
 	})
+	_ = slogger
 	if errors.Is(err, backfill.ErrStopped) {
 		return 1 // Run said why, and how to go on
 	}
@@ -88,4 +92,28 @@ func (b *backfillCommand) run(load func() (*config.Config, error), storagePath s
 		return fail(err)
 	}
 	return 0
+}
+
+// logLines writes each line of the backfill's report as a line of the log: at warn
+// level where it starts with "warning:", at info otherwise.
+type logLines struct {
+	logger  log.Logger
+	pending []byte
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.pending = append(l.pending, p...)
+	for {
+		i := bytes.IndexByte(l.pending, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(l.pending[:i])
+		l.pending = l.pending[i+1:]
+		if text, ok := strings.CutPrefix(line, "warning: "); ok {
+			level.Warn(l.logger).Log("msg", text)
+		} else {
+			level.Info(l.logger).Log("msg", line)
+		}
+	}
 }

@@ -2,27 +2,91 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 )
 
-// landingState is what the landing page tells beside its links: whether the
-// exporter runs the demo, and each operation's state, as of the request.
-var landingState = template.Must(template.New("state").Parse(`
-{{- if .Demo}}<p><strong>Demo mode.</strong> The operation <code>demo</code> reads the embedded, simulated chat_1 API: no Wolkvox account is used.
+// statusPath serves each operation's state now, which the landing page shows.
+const statusPath = "/status"
+
+// landing is the landing page, built by the exporter-toolkit when the
+// configuration is loaded and again at each reload: its links, whether it runs the
+// demo, the operations configured, and, in a frame, each one's state now.
+type landing struct {
+	metricsPath, demo string
+	page              atomic.Pointer[web.LandingPageHandler]
+}
+
+func newLanding(metricsPath, demo string, cfg *config.Config) (*landing, error) {
+	l := &landing{metricsPath: metricsPath, demo: demo}
+	return l, l.build(cfg)
+}
+
+// build makes the page for the configuration cfg.
+func (l *landing) build(cfg *config.Config) error {
+	var extra bytes.Buffer
+	if err := landingOperations.Execute(&extra, struct {
+		Demo, StatusPath string
+		Operations       []config.Operation
+	}{l.demo, statusPath, cfg.Operations}); err != nil {
+		return err
+	}
+	page, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Wolkvox Exporter",
+		Description: "Prometheus exporter for Wolkvox chat operations (chat_1 report and real-time APIs)",
+		Version:     version.Info(),
+		Profiling:   "false", // no pprof handlers are served
+		Links: []web.LandingLinks{
+			{Address: l.metricsPath, Text: "Metrics"},
+			{Address: statusPath, Text: "Status", Description: "each operation's state now"},
+			{Address: "/config", Text: "Configuration", Description: "in force, tokens redacted"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+		ExtraHTML: extra.String(),
+		ExtraCSS:  "iframe.status { width: 100%; height: 16em; border: 0; }",
+	})
+	if err != nil {
+		return fmt.Errorf("build the landing page: %w", err)
+	}
+	l.page.Store(page)
+	return nil
+}
+
+func (l *landing) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.page.Load().ServeHTTP(w, r) }
+
+// landingOperations is what the landing page tells beside its links.
+var landingOperations = template.Must(template.New("operations").Parse(`
+{{- if .Demo}}<p><strong>Demo mode.</strong> The operation <code>demo</code> reads the embedded, simulated Wolkvox APIs: no Wolkvox account is used.
 {{.Demo}}</p>{{end}}
 <h2>Operations</h2>
+<ul>
+{{- range .Operations}}
+<li><code>{{.Name}}</code>: {{.URL}}, at most one chat_1 call every {{.MinInterval}}{{if .Realtime.Enabled}}, and one of each real-time API every {{.Realtime.Interval}}{{end}}</li>
+{{- end}}
+</ul>
+<iframe class="status" src="{{.StatusPath}}" title="Each operation's state now"></iframe>
+`))
+
+// statusPage is the state of each operation now, as the last calls left it.
+var statusPage = template.Must(template.New("status").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8"><title>Wolkvox Exporter: state now</title>
+<style>body { font-family: sans-serif; } table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }</style>
+</head><body>
 <table>
 <tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>no call before</th><th>open now</th></tr>
 {{- range .Operations}}
@@ -30,6 +94,7 @@ var landingState = template.Must(template.New("state").Parse(`
 {{- end}}
 </table>
 <p>The exporter calls the API only when <code>{{.MetricsPath}}</code> is scraped, at most once a <code>min_interval</code>; this is the state the last call left. Times are in this machine's time zone.</p>
+</body></html>
 `))
 
 type landingOperation struct {
@@ -38,31 +103,23 @@ type landingOperation struct {
 	LastSuccess, Chats, BackoffUntil, Now string
 }
 
-// landingPage serves the toolkit's landing page with the exporter's state. demo
-// describes the demo's traffic, "" outside demo mode.
-func landingPage(base web.LandingConfig, coll *collector.Collector, metricsPath, demo string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// status serves each operation's state, as of the request.
+func status(coll *collector.Collector, metricsPath string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		data := struct {
-			Demo, MetricsPath string
-			Operations        []landingOperation
-		}{Demo: demo, MetricsPath: metricsPath}
+			MetricsPath string
+			Operations  []landingOperation
+		}{MetricsPath: metricsPath}
 		for _, st := range coll.Statuses() {
 			data.Operations = append(data.Operations, landingRow(coll, st))
 		}
-		var extra bytes.Buffer
-		if err := landingState.Execute(&extra, data); err != nil {
+		var page bytes.Buffer
+		if err := statusPage.Execute(&page, data); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		cfg := base
-		cfg.Links = append([]web.LandingLinks(nil), base.Links...) // the toolkit rewrites them
-		cfg.ExtraHTML = extra.String()
-		page, err := web.NewLandingPage(cfg)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		page.ServeHTTP(w, r)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page.Bytes())
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,7 +28,6 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
-	"gopkg.in/yaml.v3"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
@@ -100,26 +98,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
-	logger, baseLogger := newLogger(stderr, *f.logLevel, *f.logFormat)
-	load, stop, code := f.source(logger, stderr)
+	logger, slogger := newLogger(stderr, *f.logLevel, *f.logFormat)
+	load, stop, code := f.source(logger)
 	if code != 0 {
 		return code
 	}
 	defer stop()
-	printWarning := func(w string) { fmt.Fprintf(stderr, "%s: warning: %s\n", programName, w) }
+	load = withWarnings(load, func(w string) { level.Warn(logger).Log("msg", w) })
 	switch {
 	case command == backfillCmd.cmd.FullCommand():
-		return backfillCmd.run(withWarnings(load, printWarning), *f.storagePath, stderr)
+		return backfillCmd.run(load, *f.storagePath, logger, slogger)
 	case *f.configCheck:
-		cfg, err := withWarnings(load, printWarning)()
+		cfg, err := load()
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+			level.Error(logger).Log("msg", "the configuration is not valid", "file", *f.configFile, "err", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: configuration is valid: %d operation(s)\n", programName, len(cfg.Operations))
+		level.Info(logger).Log("msg", "configuration is valid", "file", *f.configFile, "operations", len(cfg.Operations))
 		return 0
 	}
-	return serve(f, withWarnings(load, func(w string) { level.Warn(logger).Log("msg", w) }), logger, baseLogger)
+	return serve(f, load, logger, slogger)
 }
 
 // withWarnings is load that reports what the configuration it loads allows but
@@ -139,10 +137,10 @@ func withWarnings(load func() (*config.Config, error), report func(string)) func
 // source returns how to load the configuration: from --config.file, or the demo's,
 // whose simulator it starts; stop ends it. A code other than 0 is the exit code of
 // a failure, already reported.
-func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*config.Config, error), stop func(), code int) {
+func (f *flags) source(logger log.Logger) (load func() (*config.Config, error), stop func(), code int) {
 	load = func() (*config.Config, error) { return config.Load(*f.configFile) }
 	if *f.demoClock != "wall" && !*f.demo {
-		fmt.Fprintf(stderr, "%s: --demo.clock needs --demo\n", programName)
+		level.Error(logger).Log("msg", "--demo.clock needs --demo")
 		return nil, nil, 2
 	}
 	if !*f.demo {
@@ -150,7 +148,7 @@ func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*confi
 	}
 	clock, err := parseDemoClock(*f.demoClock, time.Now())
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: --demo.clock: %v\n", programName, err)
+		level.Error(logger).Log("msg", "bad --demo.clock", "err", err)
 		return nil, nil, 2
 	}
 	baseURL, stop, err := simulator.Demo(demoSeed, clock)
@@ -172,7 +170,7 @@ func (f *flags) source(logger log.Logger, stderr io.Writer) (load func() (*confi
 }
 
 // serve runs the exporter until its server stops.
-func serve(f *flags, load func() (*config.Config, error), logger, baseLogger log.Logger) int {
+func serve(f *flags, load func() (*config.Config, error), logger log.Logger, slogger *slog.Logger) int {
 	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 	coll, err := startCollector(f, load, logger)
 	if err != nil {
@@ -185,8 +183,16 @@ func serve(f *flags, load func() (*config.Config, error), logger, baseLogger log
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	home, err := newLanding(*f.metricsPath, f.demoNote, coll.Config())
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
+		return 1
+	}
 	reload := func(source string) error {
 		err := coll.Reload(load)
+		if err == nil {
+			err = home.build(coll.Config())
+		}
 		if err != nil {
 			level.Error(logger).Log("msg", "configuration reload failed; keeping the last good one", "source", source, "err", err)
 			return err
@@ -201,14 +207,9 @@ func serve(f *flags, load func() (*config.Config, error), logger, baseLogger log
 			_ = reload("SIGHUP")
 		}
 	}()
-	mux, err := newMux(f, coll, reg, reload, logger)
-	if err != nil {
-		level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
-		return 1
-	}
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Handler: newMux(f, coll, reg, home, reload, logger), ReadHeaderTimeout: 10 * time.Second}
 	stopOnSignal(server, logger)
-	return listenAndServe(f, server, logger, baseLogger)
+	return listenAndServe(f, server, logger, slogger)
 }
 
 // shutdownTimeout bounds how long a stop waits for the scrapes being served.
@@ -255,7 +256,7 @@ func startCollector(f *flags, load func() (*config.Config, error), logger log.Lo
 }
 
 // newMux routes the exporter's endpoints.
-func newMux(f *flags, coll *collector.Collector, reg *prometheus.Registry, reload func(source string) error, logger log.Logger) (*http.ServeMux, error) {
+func newMux(f *flags, coll *collector.Collector, reg *prometheus.Registry, home http.Handler, reload func(source string) error, logger log.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(*f.metricsPath, promhttp.InstrumentMetricHandler(reg,
 		collector.Handler(coll, reg, *f.timeoutOffset, promhttp.HandlerOpts{
@@ -288,150 +289,94 @@ func newMux(f *flags, coll *collector.Collector, reg *prometheus.Registry, reloa
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(out)
 	})
-	if *f.metricsPath == "/" {
-		return mux, nil
+	mux.Handle(statusPath, status(coll, *f.metricsPath))
+	if *f.metricsPath != "/" {
+		mux.Handle("/", home)
 	}
-	base := web.LandingConfig{
-		Name:        "Wolkvox Exporter",
-		Description: "Prometheus exporter for Wolkvox chat operations (chat_1 report API)",
-		Version:     version.Info(),
-		Profiling:   "false", // no pprof handlers are served
-		Links: []web.LandingLinks{
-			{Address: *f.metricsPath, Text: "Metrics"},
-			{Address: "/config", Text: "Configuration", Description: "in force, tokens redacted"},
-			{Address: "/-/healthy", Text: "Health"},
-		},
-	}
-	if _, err := web.NewLandingPage(base); err != nil { // a page that cannot be built fails the start, not each visit
-		return nil, err
-	}
-	mux.Handle("/", landingPage(base, coll, *f.metricsPath, f.demoNote))
-	return mux, nil
+	return mux
 }
 
-// listenAndServe listens on every address and serves until the server stops.
-func listenAndServe(f *flags, server *http.Server, logger, baseLogger log.Logger) int {
-	// The slog bridge adds its own time and caller keys.
-	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(*f.logLevel)))
+// listenAndServe serves on every address until the server stops, with the
+// exporter-toolkit, which logs where it listens.
+func listenAndServe(f *flags, server *http.Server, logger log.Logger, slogger *slog.Logger) int {
 	if err := web.Validate(*f.web.WebConfigFile); err != nil {
 		level.Error(logger).Log("msg", "bad --web.config.file", "file", *f.web.WebConfigFile, "err", err)
 		return 1
 	}
-	if *f.web.WebSystemdSocket || slices.ContainsFunc(*f.web.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
-		// The toolkit opens these itself.
-		if err := web.ListenAndServe(server, f.web, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
-			return 1
-		}
-		return 0
-	}
-	listeners, err := listen(*f.web.WebListenAddresses)
-	if err != nil {
+	if err := checkAddresses(*f.web.WebListenAddresses); err != nil {
 		level.Error(logger).Log("msg", "cannot listen", "err", err)
 		return 1
 	}
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close() // the server has stopped: nothing is left to serve
+	err := web.ListenAndServe(server, f.web, slogger)
+	msg := "HTTP server stopped"
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "listen" {
+		msg = "cannot listen"
+		if errors.Is(err, syscall.EADDRINUSE) && oe.Addr != nil {
+			err = fmt.Errorf("address %s is already in use by another process (another exporter?): stop it, or choose another address with --web.listen-address", oe.Addr)
 		}
-	}()
-	scheme := "http"
-	if webTLS(*f.web.WebConfigFile) {
-		scheme = "https"
 	}
-	for _, l := range listeners {
-		level.Info(logger).Log("msg", "serving metrics", "url", scheme+"://"+displayAddr(l.Addr())+*f.metricsPath)
-	}
-	if err := web.ServeMultiple(listeners, server, f.web, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Error(logger).Log("msg", msg, "err", err)
 		return 1
 	}
 	level.Info(logger).Log("msg", "stopped")
 	return 0
 }
 
-// listen opens every address, or none: an address already in use is named, as is
-// the way out.
-func listen(addrs []string) ([]net.Listener, error) {
-	var lc net.ListenConfig
-	var listeners []net.Listener
+// checkAddresses names an address given twice with --web.listen-address, or taken
+// by a wildcard address given beside it on the same port, before any is listened on.
+func checkAddresses(addrs []string) error {
 	for i, addr := range addrs {
-		l, err := lc.Listen(context.Background(), "tcp", addr)
-		if err != nil {
-			for _, open := range listeners {
-				_ = open.Close() // not serving after all
+		_, port, _ := net.SplitHostPort(addr)
+		for _, other := range addrs[:i] {
+			if other == addr {
+				return fmt.Errorf("address %s is given twice with --web.listen-address: give each address once", addr)
 			}
-			return nil, listenError(addr, addrs[:i], err)
-		}
-		listeners = append(listeners, l)
-	}
-	return listeners, nil
-}
-
-// listenError says why addr cannot be listened on, where the addresses before it
-// already were.
-func listenError(addr string, before []string, err error) error {
-	if !errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("address %s: %w", addr, err)
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	for _, other := range before {
-		if other == addr {
-			return fmt.Errorf("address %s is given twice with --web.listen-address: give each address once", addr)
-		}
-		host, otherPort, _ := net.SplitHostPort(other)
-		if otherPort == port && (host == "" || net.ParseIP(host).IsUnspecified()) {
-			return fmt.Errorf("address %s is already taken by %s, also given with --web.listen-address, which listens on every interface: give one of them", addr, other)
+			host, otherPort, _ := net.SplitHostPort(other)
+			if otherPort == port && port != "0" && (host == "" || net.ParseIP(host).IsUnspecified()) {
+				return fmt.Errorf("address %s is already taken by %s, also given with --web.listen-address, which listens on every interface: give one of them", addr, other)
+			}
 		}
 	}
-	return fmt.Errorf("address %s is already in use by another process (another exporter?): stop it, or choose another address with --web.listen-address", addr)
+	return nil
 }
 
-// webTLS tells whether the web configuration file turns TLS on.
-func webTLS(file string) bool {
-	if file == "" {
-		return false
-	}
-	data, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the file (--web.config.file)
-	if err != nil {
-		return false
-	}
-	var c web.Config
-	return yaml.Unmarshal(data, &c) == nil && c.TLSConfig.IsEnabled()
-}
-
-// newLogger returns the one log stream: go-kit, filtered by level. base has no time
-// or caller keys, for the exporter-toolkit's slog bridge, which adds its own; logger
-// adds them under the same names.
-func newLogger(w io.Writer, lvl, format string) (logger, base log.Logger) {
+// newLogger returns the one log stream: go-kit, filtered by level, each line's keys
+// level, time and caller first. slogger writes to it for the libraries that log
+// with slog (exporter-toolkit, the TSDB writer), so that their lines are in the same
+// format, with the same keys in the same order.
+func newLogger(w io.Writer, lvl, format string) (logger log.Logger, slogger *slog.Logger) {
+	var base log.Logger
 	if format == "json" {
 		base = log.NewJSONLogger(log.NewSyncWriter(w))
 	} else {
 		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
 	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(base, "time", logtime.Timestamp, "caller", log.DefaultCaller), base
-}
-
-func slogLevel(lvl string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(lvl)); err != nil {
-		return slog.LevelInfo
+	timed := log.With(base, "time", logtime.Timestamp)
+	// The slog bridge writes level, caller, time and msg, its time with nanoseconds:
+	// its lines take our time and order instead.
+	bridge := log.LoggerFunc(func(keyvals ...any) error {
+		var lvlValue, caller any
+		rest := make([]any, 0, len(keyvals))
+		for i := 0; i+1 < len(keyvals); i += 2 {
+			switch keyvals[i] {
+			case level.Key():
+				lvlValue = keyvals[i+1]
+			case "caller":
+				caller = keyvals[i+1]
+			case slog.TimeKey:
+			default:
+				rest = append(rest, keyvals[i], keyvals[i+1])
+			}
+		}
+		return log.WithPrefix(timed, level.Key(), lvlValue).Log(append([]any{"caller", caller}, rest...)...)
+	})
+	var slogLevel slog.Level
+	if err := slogLevel.UnmarshalText([]byte(lvl)); err != nil {
+		slogLevel = slog.LevelInfo
 	}
-	return l
-}
-
-// displayAddr writes a listening address as a URL's host: "[::]:19655", listening
-// on every interface, becomes "localhost:19655", which a browser opens.
-func displayAddr(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
+	return log.With(timed, "caller", log.DefaultCaller), slog.New(sloggokit.NewGoKitHandler(bridge, slogLevel))
 }
 
 // fillVersion completes what release ldflags left unset, from what go records in

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/history"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/times"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -184,7 +185,7 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 			o.To, since.In(r.loc).Format(time.RFC3339), lastDayBefore(since, r.loc))
 	}
 	r.endsLive = !since.After(end)
-	return earlierOf(since, end), nil
+	return times.Earlier(since, end), nil
 }
 
 // seedEnd is where the history of days up to end ends when live counting has not
@@ -194,7 +195,7 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 func (r *run) seedEnd(end time.Time) time.Time {
 	op := r.o.Operation
 	now := r.o.Now().Truncate(time.Second)
-	end = earlierOf(end, now.Add(-time.Duration(op.Overlap)))
+	end = times.Earlier(end, now.Add(-time.Duration(op.Overlap)))
 	r.seeds = !end.Before(now.Add(-time.Duration(op.MaxCatchup)))
 	if !r.seeds {
 		fmt.Fprintf(r.o.Out, "note: live counting has not begun, and this history ends more than max_catchup (%s) before now: the exporter will count from its first start, from zero. To have it go on from the history's counts, backfill up to today before its first start.\n",
@@ -280,7 +281,7 @@ func (r *run) readAll(ctx context.Context, next time.Time) error {
 			bounds = append(bounds, d)
 			_, d = wolkvox.Day(d, r.loc)
 		}
-		d = earlierOf(d, r.end)
+		d = times.Earlier(d, r.end)
 		bounds = append(bounds, d)
 		clock := time.Now()
 		read, calls, err := r.readDays(ctx, bounds)
@@ -424,13 +425,6 @@ func lastDayBefore(t time.Time, loc *time.Location) string {
 		return start.In(loc).Format(time.DateOnly)
 	}
 	return start.In(loc).Format(time.DateOnly) + " (up to where live counting began)"
-}
-
-func earlierOf(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // open makes the output ready to take the days from next.

@@ -205,9 +205,6 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range descs {
 		ch <- d
 	}
-	for _, f := range tally.Families {
-		ch <- f.Desc()
-	}
 }
 
 // Collect implements prometheus.Collector. It only reads state: API calls happen in

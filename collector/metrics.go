@@ -7,12 +7,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/times"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
-// descs are the exporter's own metrics; the chat families are tally's.
+// descs describe every metric of the exporter: its own, and the families tally
+// defines.
 var descs []*prometheus.Desc
 
 func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
@@ -85,6 +87,18 @@ var (
 	reloadTimeDesc = newDesc("exporter", "config_last_reload_success_timestamp_seconds",
 		"Unix time of the last successful configuration reload.")
 )
+
+// familyDescs describe the chat families.
+var familyDescs = func() map[*tally.Family]*prometheus.Desc {
+	out := map[*tally.Family]*prometheus.Desc{}
+	for _, f := range tally.Families {
+		if name := prometheus.BuildFQName(tally.Namespace, f.Subsystem, f.Short); name != f.Name {
+			panic("collector: family " + f.Name + " is named " + name + " by BuildFQName")
+		}
+		out[f] = newDesc(f.Subsystem, f.Short, f.Help, f.LabelNames()...)
+	}
+	return out
+}()
 
 // nowDescs describe the families of what is open now.
 var nowDescs = func() map[*tally.NowFamily]*prometheus.Desc {
@@ -177,7 +191,7 @@ func (e emitter) realtime(st poller.Status, now time.Time) {
 			e.counter(realtimeSkippedDesc, h.Skipped[reason], name, reason)
 		}
 		if slices.Contains(rt.APIs, name) {
-			e.gauge(realtimeLastSuccessDesc, unixSeconds(laterOf(h.LastSuccess, st.RealtimeSince)), name)
+			e.gauge(realtimeLastSuccessDesc, unixSeconds(times.Later(h.LastSuccess, st.RealtimeSince)), name)
 		}
 	}
 	if !rt.Enabled() {
@@ -232,13 +246,6 @@ func nowShown(st poller.Status, now time.Time) Now {
 	return out
 }
 
-func laterOf(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // chats sends the series of every chat family of t, as the new-series hold shows
 // them at now.
 func (e emitter) chats(t *tally.Tally, now time.Time, hold time.Duration) {
@@ -246,9 +253,9 @@ func (e emitter) chats(t *tally.Tally, now time.Time, hold time.Duration) {
 	for _, f := range tally.Families {
 		t.Each(f, func(labels tally.Labels, c *tally.Cell, born time.Time) {
 			if f.Kind == tally.Histogram {
-				held.hist(f.Desc(), born, c, labels...)
+				held.hist(familyDescs[f], born, c, labels...)
 			} else {
-				held.counter(f.Desc(), born, c.Sum, labels...)
+				held.counter(familyDescs[f], born, c.Sum, labels...)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/times"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -173,7 +174,7 @@ func (o *Operation) Refresh(ctx context.Context) {
 // failures, or once the token's quota, which any API may have spent, resets.
 // Called with o.mu held.
 func (o *Operation) backoffUntil() time.Time {
-	return laterOf(o.state.BackoffUntil, o.settings.Client.Token().QuotaSpentUntil())
+	return times.Later(o.state.BackoffUntil, o.settings.Client.Token().QuotaSpentUntil())
 }
 
 // calls makes the due calls in the background: they outlive the scrape that started
@@ -255,19 +256,12 @@ func (o *Operation) Status() Status {
 	s := Status{Config: cfg, Health: st.Health, Tracked: len(st.seen), WriteFailures: writeFails, LoadFailures: loadFails, Tally: st.tally,
 		Realtime: st.realtime, Open: st.open, AgentsNow: st.agentsNow, RealtimeSince: since}
 	if spent := client.Token().QuotaSpentUntil(); spent.After(o.now()) {
-		s.BackoffUntil = laterOf(s.BackoffUntil, spent)
+		s.BackoffUntil = times.Later(s.BackoffUntil, spent)
 	}
 	if cfg.Reconcile.Enabled {
 		r := st.reconciled
-		r.LastSuccess = laterOf(r.LastSuccess, st.countingSince)
+		r.LastSuccess = times.Later(r.LastSuccess, st.countingSince)
 		s.Reconciled = &r
 	}
 	return s
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

@@ -214,8 +214,8 @@ func (o *Operation) realtimeFailed(s *Settings, h *RealtimeHealth, api wolkvox.A
 // families', or the last api=agents read's; "" if neither knows it.
 func (st *state) agentName(id string) string {
 	for _, k := range st.tally.Keys(tally.ByAgent) {
-		if k[0] == id {
-			return k[1]
+		if tally.ByAgent.Value(k, tally.AgentID) == id {
+			return tally.ByAgent.Value(k, tally.AgentName)
 		}
 	}
 	return st.agentNames[id]

@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/times"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -62,13 +63,18 @@ func rereadDay(st *state, s *Settings, now time.Time) *countedDay {
 		return nil
 	}
 	for _, d := range st.days {
-		if !d.reread && !now.Before(d.end.Add(time.Duration(cfg.Reconcile.After))) &&
+		if !d.reread && d.hasWhole() && !now.Before(d.end.Add(time.Duration(cfg.Reconcile.After))) &&
 			now.Sub(d.end) <= time.Duration(cfg.MaxCatchup) {
 			return d
 		}
 	}
 	return nil
 }
+
+// hasWhole tells whether a part of the day has a whole record to re-read: where
+// the dedupe memory reaches past the day's end (a clock, or a cursor, moved back
+// more than a day), none has, and the re-read reads nothing and counts nothing.
+func (d *countedDay) hasWhole() bool { return d.from.Before(d.end) }
 
 // countForDay adds the new chats of a live answer to its day, if it is yesterday
 // or today, and forgets the days before yesterday.
@@ -85,7 +91,7 @@ func (o *Operation) countForDay(next *state, s *Settings, b *tally.Batch, from, 
 			if !d.start.Before(yesterday) {
 				return false
 			}
-			if !d.reread {
+			if !d.reread && d.hasWhole() {
 				level.Warn(o.logger).Log("msg", "the day's re-read did not succeed before the next day ended: its counts stay as live polling made them",
 					"day", d.start.In(loc).Format(time.DateOnly))
 			}
@@ -100,10 +106,11 @@ func (o *Operation) countForDay(next *state, s *Settings, b *tally.Batch, from, 
 	if i < 0 {
 		// The record of the day is whole from here: chats closed before may have been
 		// counted by windows that no record kept.
-		whole := laterOf(dayStart, from)
+		whole := times.Later(dayStart, from)
 		for _, end := range next.seen {
-			whole = laterOf(whole, time.Unix(end+1, 0))
+			whole = times.Later(whole, time.Unix(end+1, 0))
 		}
+		whole = times.Earlier(whole, dayEnd)
 		next.days = append(next.days, &countedDay{start: dayStart, end: dayEnd, from: whole})
 		slices.SortFunc(next.days, func(a, b *countedDay) int { return a.start.Compare(b.start) })
 		i = slices.IndexFunc(next.days, func(d *countedDay) bool { return d.start.Equal(dayStart) })

@@ -1,13 +1,19 @@
 package tally
 
+import (
+	"math"
+	"slices"
+)
+
 // The series budget, max_series. It bounds what Prometheus must ingest: the series
 // of an operation's chat metrics, and their size, at most BytesPerSeries a series
 // on average. A record whose label set would pass either is counted under a set
-// with some labels folded into "other", the most detailed that fits: feeling and
-// last participant first, then skill, then channel. The last set of each chain is
-// always allowed, so no chat goes uncounted and the budget is passed by a few
-// series at most. Which set a record gets depends only on the series that exist,
-// which the state keeps across restarts; a chat is counted once whatever set it gets.
+// with some labels folded into "other", the most detailed that fits: the labels
+// fold by their Label.fold, feeling and last participant first, then skill, then
+// channel. The last set of each chain is always allowed, so no chat goes uncounted
+// and the budget is passed by a few series at most. Which set a record gets depends
+// only on the series that exist, which the state keeps across restarts; a chat is
+// counted once whatever set it gets.
 
 // BytesPerSeries is the average size of a series that max_series allows: 10,000
 // series, the default, take at most 1.9 MB of /metrics, and the exporter's other
@@ -40,46 +46,95 @@ func (b *Batch) newCost(g *Group, k Key) (n, size int) {
 	return b.base.cost(g, k)
 }
 
-// chatCost is what counting a chat under chat key k adds: its chat series and, if
-// new, its channel and skill's.
-func (b *Batch) chatCost(k Key) (n, size int) {
-	n, size = b.newCost(ByChat, k)
-	sn, ssize := b.newCost(ByScope, Key{k[0], k[1]})
-	return n + sn, size + ssize
-}
-
-// fitChat returns the label set to count a chat under, and whether the budget
-// folded any of k's labels.
-func (b *Batch) fitChat(k Key) (Key, bool) {
-	for _, c := range [...]Key{
-		k,
-		{k[0], k[1], OtherValue, OtherValue},
-		{k[0], OtherValue, OtherValue, OtherValue},
-	} {
-		if b.fits(b.chatCost(c)) {
-			return c, c != k
+// fit decides the label set a chat with these label values counts under in each
+// group it counts in, and reports whether the budget folded any label. Groups are
+// fitted in order, each with the later groups whose labels are among its own (a
+// chat's scope with its chat labels), whose cost it shares. A label fitted with one
+// group keeps its value in the later ones. The labels not yet fitted fold step by
+// step, by their fold, until the label sets fit; with every one of them folded, the
+// sets are taken whatever they cost.
+func (b *Batch) fit(c *Chat, values [maxLabels]string) (folded bool) {
+	var fixed [maxLabels]bool
+	var fitted [maxGroups]bool
+	for _, g := range Groups {
+		if fitted[g.index] || !g.counts(b.base.settings) {
+			continue
+		}
+		unit := []*Group{g}
+		for _, later := range Groups[g.index+1:] {
+			if !fitted[later.index] && later.counts(b.base.settings) && labelsWithin(later, g) {
+				unit = append(unit, later)
+			}
+		}
+		candidate := values
+		for _, step := range foldSteps(g, &fixed) {
+			for _, l := range g.Labels {
+				if !fixed[l.index] && l.fold <= step && step > 0 {
+					candidate[l.index] = OtherValue
+				}
+			}
+			n, size := b.unitCost(unit, &candidate)
+			if step == lastStep {
+				b.take(n, size)
+				break
+			}
+			if b.fits(n, size) {
+				break
+			}
+		}
+		for _, ug := range unit {
+			c.keys[ug.index], c.in[ug.index] = keyOf(ug, &candidate), true
+			fitted[ug.index] = true
+		}
+		for _, l := range g.Labels {
+			folded = folded || candidate[l.index] != values[l.index]
+			fixed[l.index], values[l.index] = true, candidate[l.index]
 		}
 	}
-	c := Key{OtherValue, OtherValue, OtherValue, OtherValue}
-	b.take(b.chatCost(c))
-	return c, c != k
+	return folded
 }
 
-// fitDisposition is fitChat for a disposition, within the chat's channel and skill.
-func (b *Batch) fitDisposition(k Key) (Key, bool) {
-	return b.fitOne(ByDisposition, k, Key{k[0], k[1], OtherValue, OtherValue})
-}
+// lastStep folds every label not yet fitted.
+const lastStep = math.MaxInt
 
-// fitAgent is fitChat for an agent.
-func (b *Batch) fitAgent(k Key) (Key, bool) {
-	return b.fitOne(ByAgent, k, Key{OtherValue, OtherValue})
-}
-
-// fitOne returns k if it fits, else fallback, which always does.
-func (b *Batch) fitOne(g *Group, k, fallback Key) (Key, bool) {
-	if b.fits(b.newCost(g, k)) {
-		return k, false
+// foldSteps are the steps a group's labels not yet fitted fold by: none folded
+// (0), then each fold of them in turn, the last folding all.
+func foldSteps(g *Group, fixed *[maxLabels]bool) []int {
+	steps := []int{0}
+	for _, l := range g.Labels {
+		if !fixed[l.index] && !slices.Contains(steps, l.fold) {
+			steps = append(steps, l.fold)
+		}
 	}
-	b.take(b.newCost(g, fallback))
-	return fallback, fallback != k
+	slices.Sort(steps)
+	steps[len(steps)-1] = lastStep // with none to fold, the label set is taken as it is
+	return steps
+}
+
+// labelsWithin tells whether every label of g is one of in's.
+func labelsWithin(g, in *Group) bool {
+	for _, l := range g.Labels {
+		if !slices.Contains(in.Labels, l) {
+			return false
+		}
+	}
+	return true
+}
+
+// keyOf is the label set of group g under these label values.
+func keyOf(g *Group, values *[maxLabels]string) Key {
+	var k Key
+	for i, l := range g.Labels {
+		k[i] = values[l.index]
+	}
+	return k
+}
+
+// unitCost is what counting under these label values adds in the groups of unit.
+func (b *Batch) unitCost(unit []*Group, values *[maxLabels]string) (n, size int) {
+	for _, g := range unit {
+		gn, gsize := b.newCost(g, keyOf(g, values))
+		n, size = n+gn, size+gsize
+	}
+	return n, size
 }

@@ -9,11 +9,14 @@ import (
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
+// maxGroups bounds the groups a Chat holds a label set for.
+const maxGroups = 8
+
 // Chat is one record as the families take it: the label set of each group it is
 // counted under, and its values.
 type Chat struct {
-	keys     [4]Key
-	in       [4]bool // whether the chat counts in each group
+	keys     [maxGroups]Key
+	in       [maxGroups]bool // whether the chat counts in each group
 	values   [numFields]float64
 	timedOut bool
 }
@@ -91,24 +94,16 @@ func (b *Batch) Count(r *wolkvox.Record) (Chat, bool) {
 	for i, f := range fields {
 		c.values[i] = b.number(f.name, f.of(r))
 	}
-	chat, folded := b.fitChat(Key{
-		b.label("channel", r.Channel, cleanValue),
-		b.label("skill", r.SkillID, b.skillName),
-		b.label("feeling", r.Feeling, cleanValue),
-		b.label("last_participant", r.LastParticipant, cleanValue),
-	})
-	c.keys[ByChat.index], c.keys[ByScope.index] = chat, Key{chat[0], chat[1]}
-	code, desc := b.labelPair("disposition", r.CodAct, r.CodActDescription)
-	disposition, dispositionFolded := b.fitDisposition(Key{chat[0], chat[1], code, desc})
-	c.keys[ByDisposition.index] = disposition
-	c.in[ByChat.index], c.in[ByScope.index], c.in[ByDisposition.index] = true, true, true
-	agentFolded := false
-	if b.base.settings.AgentMetrics {
-		id, name := b.labelPair("agent", r.AgentID, r.AgentName)
-		c.keys[ByAgent.index], agentFolded = b.fitAgent(Key{id, name})
-		c.in[ByAgent.index] = true
+	// Each label's value, for the labels of the groups the chat counts in.
+	var values [maxLabels]string
+	for _, g := range Groups {
+		if g.counts(b.base.settings) {
+			for _, l := range g.Labels {
+				values[l.index] = l.value(b, r)
+			}
+		}
 	}
-	if folded || dispositionFolded || agentFolded {
+	if b.fit(&c, values) {
 		b.Delta.Folded++
 	}
 	b.Delta.Add(&c, time.Time{}) // a merge gives the new series their birth
@@ -149,10 +144,10 @@ func (b *Batch) label(label, raw string, clean func(string) string) string {
 // labelPair is label for two values limited together, such as a code and its
 // description: they are admitted as one value joined by a NUL, so that they never
 // split into a mismatched pair.
-func (b *Batch) labelPair(label, first, second string) (string, string) {
+func (b *Batch) labelPair(label, first, second string) [2]string {
 	cache := b.pairs[label]
 	if v, ok := cache[[2]string{first, second}]; ok {
-		return v[0], v[1]
+		return v
 	}
 	if cache == nil {
 		cache = map[[2]string][2]string{}
@@ -164,7 +159,7 @@ func (b *Batch) labelPair(label, first, second string) (string, string) {
 		v = [2]string{f, s}
 	}
 	cache[[2]string{strings.Clone(first), strings.Clone(second)}] = v
-	return v[0], v[1]
+	return v
 }
 
 func (b *Batch) skillName(id string) string {

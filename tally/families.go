@@ -1,14 +1,15 @@
 // Package tally is the counting engine: it turns chat_1 records into the chat
 // metric families, each chat counted once, under label values that are cleaned and
-// bounded. Every family is defined once, in this file: its name, help, type, labels,
-// buckets and what a chat adds to it. Live counting, the state file, the series
-// budget and history are all driven by these definitions.
+// bounded. Every label, group and family is defined once, in this file: a label's
+// name, how a record gives its value and when the series budget folds it; a group's
+// labels; a family's name, help, type, group, buckets and what a chat adds to it.
+// Live counting, the state file, the series budget and history are all driven by
+// these definitions, and the families of what is open now (now.go) sit beside them.
 package tally
 
 import (
 	"math"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"strings"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
@@ -36,15 +37,54 @@ func (k Kind) String() string {
 	return "counter"
 }
 
+// Label is a label chats are counted under: its name, how a record gives its
+// value, and when the series budget folds it into "other".
+type Label struct {
+	Name string
+	// savedAs names the label in the state file, where that differs from Name.
+	savedAs string
+	// value is the label's value for a record: its upstream text made a safe label
+	// value, and bounded by max_label_values (labels.go).
+	value func(b *Batch, r *wolkvox.Record) string
+	// fold is the step of the series budget at which the label folds into "other":
+	// the labels of a group fold step by step, the lowest first (budget.go).
+	fold int
+
+	index int // in AllLabels
+}
+
+// The labels.
+var (
+	Channel = &Label{Name: "channel", fold: 3,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.label("channel", r.Channel, cleanValue) }}
+	Skill = &Label{Name: "skill", fold: 2,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.label("skill", r.SkillID, b.skillName) }}
+	Feeling = &Label{Name: "feeling", fold: 1,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.label("feeling", r.Feeling, cleanValue) }}
+	LastParticipant = &Label{Name: "last_participant", fold: 1,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.label("last_participant", r.LastParticipant, cleanValue) }}
+	// A disposition's code and description are bounded as one value, so that they
+	// never split into a mismatched pair; so are an agent's id and name.
+	Code = &Label{Name: "code", fold: 1,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("disposition", r.CodAct, r.CodActDescription)[0] }}
+	Description = &Label{Name: "description", fold: 1,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("disposition", r.CodAct, r.CodActDescription)[1] }}
+	AgentID = &Label{Name: "agent_id", savedAs: "id", fold: 1,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("agent", r.AgentID, r.AgentName)[0] }}
+	AgentName = &Label{Name: "agent_name", savedAs: "name", fold: 1,
+		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("agent", r.AgentID, r.AgentName)[1] }}
+
+	// AllLabels are every label.
+	AllLabels = []*Label{Channel, Skill, Feeling, LastParticipant, Code, Description, AgentID, AgentName}
+)
+
 // Group is a set of labels that chats are counted under. Every family belongs to a
 // group; the series of a label set hold a value for each family of its group.
 type Group struct {
 	// Name is the group's list in the state file.
 	Name string
-	// Labels are the label names, after operation.
-	Labels []string
-	// saved are the labels' keys in the state file, when they differ from Labels.
-	saved []string
+	// Labels are the group's labels, after operation, in the order series show them.
+	Labels []*Label
 	// agent groups are counted only with agent_metrics: true.
 	agent bool
 
@@ -55,14 +95,37 @@ type Group struct {
 
 // The groups.
 var (
-	ByChat        = &Group{Name: "chats", Labels: []string{"channel", "skill", "feeling", "last_participant"}}
-	ByScope       = &Group{Name: "scopes", Labels: []string{"channel", "skill"}}
-	ByDisposition = &Group{Name: "dispositions", Labels: []string{"channel", "skill", "code", "description"}}
-	ByAgent       = &Group{Name: "agents", Labels: []string{"agent_id", "agent_name"}, saved: []string{"id", "name"}, agent: true}
+	ByChat        = &Group{Name: "chats", Labels: []*Label{Channel, Skill, Feeling, LastParticipant}}
+	ByScope       = &Group{Name: "scopes", Labels: []*Label{Channel, Skill}}
+	ByDisposition = &Group{Name: "dispositions", Labels: []*Label{Channel, Skill, Code, Description}}
+	ByAgent       = &Group{Name: "agents", Labels: []*Label{AgentID, AgentName}, agent: true}
 
-	// Groups are every group, in order.
+	// Groups are every group, in order: the series budget fits a chat's labels to
+	// them in this order (budget.go).
 	Groups = []*Group{ByChat, ByScope, ByDisposition, ByAgent}
 )
+
+// Value is the value of label l in key k of group g, "" if g has no such label.
+func (g *Group) Value(k Key, l *Label) string {
+	for i, gl := range g.Labels {
+		if gl == l {
+			return k[i]
+		}
+	}
+	return ""
+}
+
+// LabelNames are the names of the group's labels.
+func (g *Group) LabelNames() []string {
+	names := make([]string, len(g.Labels))
+	for i, l := range g.Labels {
+		names[i] = l.Name
+	}
+	return names
+}
+
+// counts tells whether chats are counted in the group under s.
+func (g *Group) counts(s Settings) bool { return !g.agent || s.AgentMetrics }
 
 // Split is a label of a family whose value each chat decides. Every value is
 // exposed for every label set of the group, so that its series exist from the start.
@@ -88,10 +151,11 @@ func (s *Split) value(c *Chat) int {
 
 // Family is one chat metric family.
 type Family struct {
-	// Name is the whole name, made of the namespace, subsystem and name.
-	Name            string
-	subsystem, name string
-	Help            string
+	// Name is the whole name: the namespace, Subsystem and Short, joined as
+	// client_golang's BuildFQName joins them.
+	Name             string
+	Subsystem, Short string
+	Help             string
 	Kind            Kind
 	Group           *Group
 	// Split, when set, is a label after the group's, decided by each chat.
@@ -106,54 +170,53 @@ type Family struct {
 
 	index  int // in Families
 	column int // the family's first cell in a series of its group
-	desc   *prometheus.Desc
 }
 
 // Families are the chat metric families, in the order they are exposed and written.
 var Families = []*Family{
 	{
-		name: "chats_total", Help: "Chats closed, each counted once by conn_id.",
+		Short: "chats_total", Help: "Chats closed, each counted once by conn_id.",
 		Kind: Counter, Group: ByChat, takes: eachChat, saved: []string{"value"},
 	},
 	{
-		subsystem: "chat", name: "answer_delay_seconds", Help: "Time from the customer starting the chat to the agent answering (the report's ASA).",
+		Subsystem: "chat", Short: "answer_delay_seconds", Help: "Time from the customer starting the chat to the agent answering (the report's ASA).",
 		Kind: Histogram, Group: ByScope, takes: answerDelay, saved: []string{"answer_delay"},
 		buckets: func(h config.Histograms) []float64 { return h.AnswerDelay },
 	},
 	{
-		subsystem: "chat", name: "duration_seconds",
+		Subsystem: "chat", Short: "duration_seconds",
 		Help: "Chat length (chat_duration); timed_out is true for chats the platform closed by timeout (cod_act TIMEOUTCHAT), about a day after they opened.",
 		Kind: Histogram, Group: ByScope, takes: duration, saved: []string{"duration", "timed_out_duration"},
 		Split:   &Split{Label: "timed_out", Values: []string{"false", "true"}, by: byTimedOut},
 		buckets: func(h config.Histograms) []float64 { return h.Duration },
 	},
 	{
-		subsystem: "chat", name: "handle_time_seconds", Help: "Time the agent spent on the chat (time_on_agent).",
+		Subsystem: "chat", Short: "handle_time_seconds", Help: "Time the agent spent on the chat (time_on_agent).",
 		Kind: Histogram, Group: ByScope, takes: handleTime, saved: []string{"handle_time"},
 		buckets: func(h config.Histograms) []float64 { return h.HandleTime },
 	},
 	{
-		subsystem: "chat", name: "customer_characters_total", Help: "Characters typed by customers.",
+		Subsystem: "chat", Short: "customer_characters_total", Help: "Characters typed by customers.",
 		Kind: Counter, Group: ByScope, takes: customerChars, saved: []string{"customer_characters"},
 	},
 	{
-		subsystem: "chat", name: "agent_characters_total", Help: "Characters typed by agents.",
+		Subsystem: "chat", Short: "agent_characters_total", Help: "Characters typed by agents.",
 		Kind: Counter, Group: ByScope, takes: agentChars, saved: []string{"agent_characters"},
 	},
 	{
-		subsystem: "chat", name: "agent_messages_total", Help: "Times agents wrote to customers.",
+		Subsystem: "chat", Short: "agent_messages_total", Help: "Times agents wrote to customers.",
 		Kind: Counter, Group: ByScope, takes: agentMessages, saved: []string{"agent_messages"},
 	},
 	{
-		subsystem: "chat", name: "dispositions_total", Help: "Chats by disposition code (cod_act) and its description.",
+		Subsystem: "chat", Short: "dispositions_total", Help: "Chats by disposition code (cod_act) and its description.",
 		Kind: Counter, Group: ByDisposition, takes: eachChat, saved: []string{"value"},
 	},
 	{
-		subsystem: "agent", name: "chats_total", Help: "Chats per agent (agent_metrics: true).",
+		Subsystem: "agent", Short: "chats_total", Help: "Chats per agent (agent_metrics: true).",
 		Kind: Counter, Group: ByAgent, takes: eachChat, saved: []string{"chats"},
 	},
 	{
-		subsystem: "agent", name: "handle_time_seconds_total", Help: "Handle time per agent (agent_metrics: true).",
+		Subsystem: "agent", Short: "handle_time_seconds_total", Help: "Handle time per agent (agent_metrics: true).",
 		Kind: Counter, Group: ByAgent, takes: handleTime, saved: []string{"handle_seconds"},
 	},
 }
@@ -214,31 +277,46 @@ func (f *Family) value(c *Chat) (float64, bool) {
 	return v, !math.IsNaN(v)
 }
 func init() {
+	for i, l := range AllLabels {
+		l.index = i
+	}
 	for i, g := range Groups {
 		g.index = i
+		if len(g.Labels) > len(Key{}) {
+			panic("tally: group " + g.Name + " has more labels than a Key holds: raise maxGroupLabels")
+		}
+	}
+	if len(Groups) > maxGroups || len(AllLabels) > maxLabels {
+		panic("tally: more groups or labels than a Chat holds: raise maxGroups or maxLabels")
 	}
 	for i, f := range Families {
 		f.index = i
-		f.Name = prometheus.BuildFQName(Namespace, f.subsystem, f.name)
+		f.Name = strings.Join(nonEmpty(Namespace, f.Subsystem, f.Short), "_")
 		g := f.Group
 		f.column = g.columns
 		g.columns += f.values()
 		g.families = append(g.families, f)
-		f.desc = prometheus.NewDesc(f.Name, f.Help, f.LabelNames(), nil)
 	}
+}
+
+func nonEmpty(parts ...string) []string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // LabelNames are the family's label names: operation, the group's, and the split's.
 func (f *Family) LabelNames() []string {
-	names := append([]string{OperationLabel}, f.Group.Labels...)
+	names := append([]string{OperationLabel}, f.Group.LabelNames()...)
 	if f.Split != nil {
 		names = append(names, f.Split.Label)
 	}
 	return names
 }
-
-// Desc describes the family to client_golang.
-func (f *Family) Desc() *prometheus.Desc { return f.desc }
 
 // Buckets are the family's bucket bounds under h; nil for a counter.
 func (f *Family) Buckets(h config.Histograms) []float64 {

@@ -1,6 +1,7 @@
 package tally
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -132,10 +133,11 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func (g *Group) savedLabels() []string {
-	if g.saved != nil {
-		return g.saved
+	names := make([]string, len(g.Labels))
+	for i, l := range g.Labels {
+		names[i] = cmp.Or(l.savedAs, l.Name)
 	}
-	return g.Labels
+	return names
 }
 
 // Restore returns the Tally that saved holds, counted under settings s. Saved

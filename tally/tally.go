@@ -52,9 +52,16 @@ func (s Settings) Families() []*Family {
 	return slices.DeleteFunc(slices.Clone(Families), func(f *Family) bool { return f.Group.agent && !s.AgentMetrics })
 }
 
-// Key is the label values of a label set of a group, in the group's order; the
-// slots past them are empty.
-type Key [4]string
+// Key is the label values of a label set of a group, in the order of the group's
+// Labels; the slots past them are empty.
+type Key [maxGroupLabels]string
+
+// maxGroupLabels bounds the labels of a group, and maxLabels all labels: room to
+// add some, which init checks.
+const (
+	maxGroupLabels = 8
+	maxLabels      = 16
+)
 
 // Series holds the values of one label set of a group: a cell per series of each
 // of the group's families.
@@ -269,7 +276,7 @@ func lineSize(f *Family, operation string, values []string) int {
 	const valueSize = 12 // a space, a value such as 1234567.5, a new line
 	n := len(f.Name) + len(`{operation=""}`) + len(operation) + valueSize
 	for i, v := range values {
-		n += len(`,=""`) + len(f.Group.Labels[i]) + len(v) + strings.Count(v, `"`) + strings.Count(v, `\`)
+		n += len(`,=""`) + len(f.Group.Labels[i].Name) + len(v) + strings.Count(v, `"`) + strings.Count(v, `\`)
 	}
 	if f.Split != nil {
 		n += len(`,=""`) + len(f.Split.Label) + len(f.Split.Values[0])
