@@ -255,9 +255,14 @@ func decodeState(data []byte, s *Settings) (*state, string, error) {
 		// cursor and dedupe memory still keep every chat counted once.
 		return st, "", nil
 	}
-	if st.tally, err = tally.Restore(s.Tally, f.Saved); err != nil {
+	restored, err := tally.Restore(s.Tally, f.Saved)
+	switch {
+	case errors.Is(err, tally.ErrOtherLabels):
+		return st, "", nil // a group has other labels since: as above
+	case err != nil:
 		return nil, "corrupt", err
 	}
+	st.tally = restored
 	return st, "", nil
 }
 

@@ -3,6 +3,7 @@ package tally
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -140,6 +141,11 @@ func (g *Group) savedLabels() []string {
 	return names
 }
 
+// ErrOtherLabels reports saved series whose labels are not those the groups have
+// now: a label was added to a group, or taken from it, since they were saved. The
+// counts cannot go on under other labels.
+var ErrOtherLabels = errors.New("series saved with other labels")
+
 // Restore returns the Tally that saved holds, counted under settings s. Saved
 // values that no Tally could hold (negative or infinite counts, buckets that are
 // not the settings') are an error.
@@ -209,7 +215,7 @@ func (t *Tally) restoreLabelSet(g *Group, values map[string]json.RawMessage) err
 			return fmt.Errorf("label %s: %w", name, err)
 		}
 		if !ok {
-			return fmt.Errorf("label %s missing", name)
+			return fmt.Errorf("%w: label %s missing", ErrOtherLabels, name)
 		}
 	}
 	var born int64
@@ -228,7 +234,7 @@ func (t *Tally) restoreLabelSet(g *Group, values map[string]json.RawMessage) err
 		}
 	}
 	if set.used != len(values) {
-		return fmt.Errorf("unknown keys among %v", slices.Sorted(maps.Keys(values)))
+		return fmt.Errorf("%w: unknown keys among %v", ErrOtherLabels, slices.Sorted(maps.Keys(values)))
 	}
 	return nil
 }
