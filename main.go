@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,9 +61,8 @@ type flags struct {
 }
 
 func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCommand) {
-	app := kingpin.New(programName, "Prometheus exporter for the Wolkvox chat_1 report API. Serving the metrics is the default command: "+
-		"'"+programName+" help serve' lists its flags (--web.listen-address, --web.config.file, --config.check, ...), "+
-		"'"+programName+" help backfill' the backfill's.")
+	app := kingpin.New(programName, "Prometheus exporter for Wolkvox chat operations: the chat_1 report, and the real-time APIs. Serving the metrics is the default command, "+
+		"whose flags may be given without naming it; try it with --demo, which needs no configuration, and open http://localhost:19655/.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	// Flags of every command on the application; the server's on serve, the default
@@ -71,10 +71,10 @@ func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCo
 	f := &flags{
 		configFile:    app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String(),
 		storagePath:   app.Flag("storage.path", "Directory for each operation's state (counters, dedupe memory, query cursor), so counts continue exactly across restarts. Empty keeps state in memory only.").Default("").String(),
-		demo:          app.Flag("demo", "Run against an embedded simulated chat_1 API; no configuration or account needed.").Bool(),
+		demo:          app.Flag("demo", "Run against embedded, simulated Wolkvox APIs; no configuration or account needed.").Bool(),
 		demoClock:     app.Flag("demo.clock", "With --demo: replay the demo's traffic from this time of day in America/Bogota, as HH:MM or an RFC 3339 time, instead of the wall clock's (\"wall\", the default). The traffic follows the hour of the day, busy in office hours and quiet at night; a replayed clock shifts the demo's past with it.").PlaceHolder("HH:MM").Default("wall").String(),
-		logLevel:      app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error"),
-		logFormat:     app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json"),
+		logLevel:      app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error"),
+		logFormat:     app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json"),
 		configCheck:   serveCmd.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool(),
 		metricsPath:   serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
 		seriesHold:    serveCmd.Flag("collector.new-series-hold", "How long a label combination seen for the first time shows 0 before its counts, so that rate() and increase() count its first chats. At least the scrape interval; 0 disables.").Default(collector.DefaultNewSeriesHold.String()).Duration(),
@@ -85,6 +85,8 @@ func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCo
 	backfillCmd := addBackfillCommand(app)
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
+	// --help lists every command with its flags: the server's too, the default.
+	app.UsageTemplate(kingpin.LongHelpTemplate)
 	return app, f, backfillCmd
 }
 
@@ -138,7 +140,13 @@ func withWarnings(load func() (*config.Config, error), report func(string)) func
 // whose simulator it starts; stop ends it. A code other than 0 is the exit code of
 // a failure, already reported.
 func (f *flags) source(logger log.Logger) (load func() (*config.Config, error), stop func(), code int) {
-	load = func() (*config.Config, error) { return config.Load(*f.configFile) }
+	load = func() (*config.Config, error) {
+		cfg, err := config.Load(*f.configFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: give the configuration with --config.file (config.example.yml documents every key), or try the exporter with --demo, which needs none", err)
+		}
+		return cfg, err
+	}
 	if *f.demoClock != "wall" && !*f.demo {
 		level.Error(logger).Log("msg", "--demo.clock needs --demo")
 		return nil, nil, 2
@@ -156,7 +164,7 @@ func (f *flags) source(logger log.Logger) (load func() (*config.Config, error), 
 		level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
 		return nil, nil, 1
 	}
-	keyvals := []any{"msg", "demo mode: querying the embedded chat_1 simulator", "url", baseURL}
+	keyvals := []any{"msg", "demo mode: querying the embedded simulator of the Wolkvox APIs", "url", baseURL}
 	f.demoNote = "Its traffic follows the hour of the day in Bogota, as the wall clock says: busy in office hours, quiet at night. " +
 		"Its past is the same at every start, so a backfilled history of the demo joins it."
 	if !clock.IsZero() {
