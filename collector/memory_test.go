@@ -13,6 +13,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -25,13 +26,6 @@ func (t streamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		StatusCode: http.StatusOK, Header: http.Header{}, Request: r, ContentLength: -1,
 		Body: io.NopCloser(simulator.NewAnswerReader(simulator.AnswerOptions{Records: t.records, Seed: 3})),
 	}, nil
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // Ingesting a 60,000-record answer (54 MB) leaves only what the exporter must keep:
@@ -48,14 +42,14 @@ func TestIngestLiveHeap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := liveHeap()
+	base := testkit.LiveHeap()
 	c := collector.New(log.NewNopLogger(), collector.WithClock(func() time.Time { return startTime }),
 		collector.WithTransport(streamTransport{records}))
 	if err := c.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
 	c.Refresh(context.Background())
-	grew := int64(liveHeap() - base) //nolint:gosec // G115: heap sizes are far below 2^63
+	grew := int64(testkit.LiveHeap() - base) //nolint:gosec // G115: heap sizes are far below 2^63
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -112,14 +113,6 @@ func TestGeneratedOpenChatsSmallReads(t *testing.T) {
 	}
 }
 
-// liveHeap is the heap in use after a collection.
-func liveHeap() uint64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // The live heap stays flat while a large answer is read, through a 4 MB message too.
 func TestGeneratedOpenChatsMemory(t *testing.T) {
 	tests := []struct {
@@ -136,7 +129,7 @@ func TestGeneratedOpenChatsMemory(t *testing.T) {
 			if _, err := io.CopyN(io.Discard, r, step); err != nil {
 				t.Fatal(err)
 			}
-			base := liveHeap()
+			base := testkit.LiveHeap()
 			var total int64 = step
 			var peak uint64
 			for {
@@ -148,7 +141,7 @@ func TestGeneratedOpenChatsMemory(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				peak = max(peak, liveHeap())
+				peak = max(peak, testkit.LiveHeap())
 			}
 			if total < 4<<20 {
 				t.Fatalf("only %d bytes read", total)

@@ -47,33 +47,18 @@ func (b *Batch) newCost(g *Group, k Key) (n, size int) {
 }
 
 // fit decides the label set a chat with these label values counts under in each
-// group it counts in, and reports whether the budget folded any label. Groups are
-// fitted in order, each with the later groups whose labels are among its own (a
-// chat's scope with its chat labels), whose cost it shares. A label fitted with one
-// group keeps its value in the later ones. The labels not yet fitted fold step by
-// step, by their fold, until the label sets fit; with every one of them folded, the
-// sets are taken whatever they cost.
+// group it counts in, and reports whether the budget folded any label, as the
+// fitting of its settings plans it (fitting).
 func (b *Batch) fit(c *Chat, values [maxLabels]string) (folded bool) {
-	var fixed [maxLabels]bool
-	var fitted [maxGroups]bool
-	for _, g := range Groups {
-		if fitted[g.index] || !g.counts(b.base.settings) {
-			continue
-		}
-		unit := []*Group{g}
-		for _, later := range Groups[g.index+1:] {
-			if !fitted[later.index] && later.counts(b.base.settings) && labelsWithin(later, g) {
-				unit = append(unit, later)
-			}
-		}
+	for _, u := range fittings[b.base.settings.AgentMetrics] {
 		candidate := values
-		for _, step := range foldSteps(g, &fixed) {
-			for _, l := range g.Labels {
-				if !fixed[l.index] && l.fold <= step && step > 0 {
+		for _, step := range u.steps {
+			for _, l := range u.free {
+				if l.fold <= step && step > 0 {
 					candidate[l.index] = OtherValue
 				}
 			}
-			n, size := b.unitCost(unit, &candidate)
+			n, size := b.unitCost(u.groups, &candidate)
 			if step == lastStep {
 				b.take(n, size)
 				break
@@ -82,33 +67,69 @@ func (b *Batch) fit(c *Chat, values [maxLabels]string) (folded bool) {
 				break
 			}
 		}
-		for _, ug := range unit {
-			c.keys[ug.index], c.in[ug.index] = keyOf(ug, &candidate), true
-			fitted[ug.index] = true
+		for _, g := range u.groups {
+			c.keys[g.index], c.in[g.index] = keyOf(g, &candidate), true
 		}
-		for _, l := range g.Labels {
+		for _, l := range u.free {
 			folded = folded || candidate[l.index] != values[l.index]
-			fixed[l.index], values[l.index] = true, candidate[l.index]
+			values[l.index] = candidate[l.index]
 		}
 	}
 	return folded
 }
 
+// fitting is how the budget fits a chat's labels to a group: groups are fitted in
+// order, each with the later groups whose labels are among its own (a chat's scope
+// with its chat labels), whose cost it shares. A label fitted with one group keeps
+// its value in the later ones; the labels not yet fitted, free, fold step by step,
+// by their fold, until the label sets fit, and with every one of them folded the
+// sets are taken whatever they cost.
+type fitting struct {
+	groups []*Group
+	free   []*Label
+	steps  []int // 0, none folded; then each fold of free in turn; the last folds all
+}
+
 // lastStep folds every label not yet fitted.
 const lastStep = math.MaxInt
 
-// foldSteps are the steps a group's labels not yet fitted fold by: none folded
-// (0), then each fold of them in turn, the last folding all.
-func foldSteps(g *Group, fixed *[maxLabels]bool) []int {
-	steps := []int{0}
-	for _, l := range g.Labels {
-		if !fixed[l.index] && !slices.Contains(steps, l.fold) {
-			steps = append(steps, l.fold)
+// fittings are the fittings of the groups, without agent metrics and with them;
+// init plans them once the labels and groups know their indexes.
+var fittings map[bool][]fitting
+
+func planFittings(agentMetrics bool) []fitting {
+	s := Settings{AgentMetrics: agentMetrics}
+	var out []fitting
+	var fixed [maxLabels]bool
+	var fitted [maxGroups]bool
+	for _, g := range Groups {
+		if fitted[g.index] || !g.counts(s) {
+			continue
 		}
+		u := fitting{groups: []*Group{g}, steps: []int{0}}
+		for _, later := range Groups[g.index+1:] {
+			if !fitted[later.index] && later.counts(s) && labelsWithin(later, g) {
+				u.groups = append(u.groups, later)
+			}
+		}
+		for _, l := range g.Labels {
+			if fixed[l.index] {
+				continue
+			}
+			u.free = append(u.free, l)
+			if !slices.Contains(u.steps, l.fold) {
+				u.steps = append(u.steps, l.fold)
+			}
+			fixed[l.index] = true
+		}
+		slices.Sort(u.steps)
+		u.steps[len(u.steps)-1] = lastStep // with none to fold, the label set is taken as it is
+		for _, ug := range u.groups {
+			fitted[ug.index] = true
+		}
+		out = append(out, u)
 	}
-	slices.Sort(steps)
-	steps[len(steps)-1] = lastStep // with none to fold, the label set is taken as it is
-	return steps
+	return out
 }
 
 // labelsWithin tells whether every label of g is one of in's.

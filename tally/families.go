@@ -289,6 +289,7 @@ func init() {
 	if len(Groups) > maxGroups || len(AllLabels) > maxLabels {
 		panic("tally: more groups or labels than a Chat holds: raise maxGroups or maxLabels")
 	}
+	fittings = map[bool][]fitting{false: planFittings(false), true: planFittings(true)}
 	for i, f := range Families {
 		f.index = i
 		f.Name = strings.Join(nonEmpty(Namespace, f.Subsystem, f.Short), "_")

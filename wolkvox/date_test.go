@@ -6,21 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
-func mustZone(tb testing.TB, name string) *time.Location {
-	tb.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return loc
-}
-
 func TestParseDate(t *testing.T) {
-	bogota := mustZone(t, "America/Bogota")
-	newYork := mustZone(t, "America/New_York")
+	bogota := testkit.Zone(t, "America/Bogota")
+	newYork := testkit.Zone(t, "America/New_York")
 	tenInBogota := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC) // 10:00 in Bogota
 	for _, tc := range []struct {
 		in      string

@@ -3,16 +3,9 @@ package wolkvox
 import (
 	"testing"
 	"time"
-)
 
-func mustZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
+)
 
 // A local day runs from its first instant to the next day's, 23 or 25 hours where
 // clocks change, whether midnight is skipped, repeated or ordinary.
@@ -31,7 +24,7 @@ func TestDay(t *testing.T) {
 		// Havana: on Sunday 1 November at 01:00 clocks go back to 00:00: midnight happens twice.
 		{"America/Havana", "2026-11-01T12:00:00-05:00", "2026-11-01T00:00:00-04:00", "2026-11-02T00:00:00-05:00", 25},
 	} {
-		loc := mustZone(t, tc.zone)
+		loc := testkit.Zone(t, tc.zone)
 		at, _ := time.Parse(time.RFC3339, tc.at)
 		start, end := Day(at, loc)
 		got := [2]string{start.In(loc).Format(time.RFC3339), end.In(loc).Format(time.RFC3339)}
@@ -44,7 +37,7 @@ func TestDay(t *testing.T) {
 // date_ini and date_end hold every wall-clock reading of the window, also where an
 // hour happens twice.
 func TestWallWindow(t *testing.T) {
-	santiago := mustZone(t, "America/Santiago")
+	santiago := testkit.Zone(t, "America/Santiago")
 	at := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {

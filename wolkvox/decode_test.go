@@ -26,13 +26,13 @@ func TestDecodeGeneratedMatchesReference(t *testing.T) {
 		if err != nil || len(want) != o.Records {
 			t.Fatalf("reference: %d records, %v", len(want), err)
 		}
-		for name, s := range map[string]*scanner{
-			"whole":           newScanner(bytes.NewReader(body.Bytes()), scanBufSize),
-			"one byte a read": newScanner(iotest.OneByteReader(bytes.NewReader(body.Bytes())), 5),
-			"half reads":      newScanner(iotest.HalfReader(bytes.NewReader(body.Bytes())), 100),
+		for name, r := range map[string]io.Reader{
+			"whole":           bytes.NewReader(body.Bytes()),
+			"one byte a read": iotest.OneByteReader(bytes.NewReader(body.Bytes())),
+			"half reads":      iotest.HalfReader(bytes.NewReader(body.Bytes())),
 		} {
 			var got []Record
-			n, _, err := decodeWith(s, func(r *Record) { got = append(got, *r) })
+			n, _, err := decodeAnswer(r, func(r *Record) { got = append(got, *r) })
 			if err != nil || n.records != len(want) {
 				t.Fatalf("%s (escaped %v): %d records, %v", name, o.EscapeUnicode, n.records, err)
 			}
@@ -48,19 +48,50 @@ func TestDecodeGeneratedMatchesReference(t *testing.T) {
 	}
 }
 
-// Tokens longer than the buffer: a kept one makes it grow, a skipped one streams.
+// A record reads the same as an element of a list and as data's single object,
+// which is read a member at a time: keys match as encoding/json matches them.
+func TestDecodeSingleObjectMatchesList(t *testing.T) {
+	for _, rec := range []string{
+		`{"conn_id":"a","ASA":"12","asa":"13","Channel":"Web","CHANNEL":null}`,
+		`{"conn_id":"a","agent_anwers ":"","agent_anwers":"4","agent_answers":"5","AGENT_ANSWERS":"6"}`,
+		`{"conn_id":7,"chat_duration":95.5,"customer_chars":{"x":1},"agent_chars":[1],"feeling":true}`,
+		`{"c\u006fnn_id":"escaped key","agent_\u0131d":"dotless i","\u017fkill_id":"long s","conn_id ":"not conn_id"}`,
+		"{\"conn_id\":\"bad \xff UTF-8\",\"agent_name\":\"Jim\\u00e9nez \\ud83d\\ude42 \\ud800\",\"customer_name\":\"Ana\"}",
+		`{}`,
+	} {
+		want, _, _, err := refDecode([]byte(`{"data":[` + rec + `]}`))
+		if err != nil || len(want) != 1 {
+			t.Fatalf("%s: reference: %d records, %v", rec, len(want), err)
+		}
+		for _, data := range []string{"[" + rec + "]", rec} {
+			var got []Record
+			n, _, err := decodeAnswer(strings.NewReader(`{"data":`+data+`}`), func(r *Record) { got = append(got, *r) })
+			if err != nil || n.records != 1 || len(got) != 1 {
+				t.Fatalf("data %s: %d records, err %v", data, n.records, err)
+			}
+			if !sameRecord(got[0], want[0]) {
+				t.Errorf("data %s:\n got %+v\nwant %+v", data, got[0], want[0])
+			}
+		}
+	}
+}
+
+// Values far longer than the decoder's first buffer: a kept one is read whole,
+// skipped ones (a comment, a list, a key) are passed over. encoding/json holds one
+// element of data at a time, so its buffer grows to the longest record.
 func TestDecodeLongTokens(t *testing.T) {
 	long := strings.Repeat("é", 100_000) // 200 KB
 	in := `{"code":200,"data":[{"comments":"` + long + `","conn_id":"` + long + `","transfer":[` +
 		strings.Repeat(`"x",`, 50_000) + `1],"` + strings.Repeat("k", 100_000) + `":1,"channel":"web"}]}`
-	s := newScanner(bytes.NewReader([]byte(in)), scanBufSize)
-	var got []Record
-	n, _, err := decodeWith(s, func(r *Record) { got = append(got, *r) })
-	if err != nil || n.records != 1 || got[0].ConnID != long || got[0].Channel != "web" {
-		t.Fatalf("%d records, err %v", n.records, err)
-	}
-	if len(s.buf) > 4*len(long) {
-		t.Fatalf("buffer grew to %d bytes for a %d-byte token", len(s.buf), len(long))
+	for name, r := range map[string]io.Reader{
+		"whole":      strings.NewReader(in),
+		"half reads": iotest.HalfReader(strings.NewReader(in)),
+	} {
+		var got []Record
+		n, _, err := decodeAnswer(r, func(r *Record) { got = append(got, *r) })
+		if err != nil || n.records != 1 || got[0].ConnID != long || got[0].Channel != "web" {
+			t.Fatalf("%s: %d records, err %v", name, n.records, err)
+		}
 	}
 }
 
@@ -69,15 +100,17 @@ func TestDecodeErrors(t *testing.T) {
 	const secret = "Ana Perez ana@example.com"
 	rec := `{"conn_id":"a","customer_name":"` + secret + `"}`
 	for _, tc := range []struct{ in, want string }{
-		{`{"data":[` + rec + `,{"customer_name":"` + secret + "\x01" + `"}]}`, "record 2: invalid character '\\x01' in string at byte"},
-		{`{"data":[` + rec + `,{"customer_name":"` + secret + `\q"}]}`, "record 2: invalid character 'q' in string escape"},
-		{`{"data":[` + rec + `,{"comments":"` + secret + `\u12G4"}]}`, `record 2: invalid \u escape`},
+		{`{"data":[` + rec + `,{"customer_name":"` + secret + "\x01" + `"}]}`, "record 2: invalid character '\\x01' in string literal"},
+		{`{"data":[` + rec + `,{"customer_name":"` + secret + `\q"}]}`, "record 2: invalid character 'q' in string escape code"},
+		{`{"data":[` + rec + `,{"comments":"` + secret + `\u12G4"}]}`, `record 2: invalid character 'G' in \u hexadecimal character escape`},
 		{`{"data":[` + rec + `,{"customer_name":"` + secret + `"`, "record 2: answer ends early"},
-		{`{"data":"` + secret + `"}`, "record 1: data is a string, not a list or an object"},
-		{`{"data":[` + rec + `] "msg":"` + secret + `"}`, "invalid character '\"' after a value in the answer's object"},
+		{`{"data":{"conn_id":"a","customer_name":"` + secret + `"`, "answer ends early"},
+		{`{"data":"` + secret + `"}`, "data is a string, not a list or an object"},
+		{`{"data":[` + rec + `] "msg":"` + secret + `"}`, "invalid character '\"' after object key:value pair"},
 		{`{"data":[],"data":[` + rec + `]}`, "data appears twice"},
-		{`{"data":[{"x":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}]}`, "record 1: nesting deeper than 10000"},
-		{`{"data":[{"x":01}]}`, "record 1: invalid character '1' after a value in a record"},
+		// encoding/json's nesting limit, 10,000, counted from each record.
+		{`{"data":[{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}]}`, "record 1: invalid character '[' exceeded max depth"},
+		{`{"data":[{"x":01}]}`, "record 1: invalid character '1' after object key:value pair"},
 		{`{"data":[{"x":tru}]}`, "record 1: invalid character '}' in literal true"},
 		{`<html>` + secret, "answer is not a JSON object: invalid character '<'"},
 		{``, "answer is not a JSON object: answer ends early, at byte 0"},

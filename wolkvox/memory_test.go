@@ -5,10 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"runtime"
-	"runtime/metrics"
 	"testing"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -18,13 +17,6 @@ type readerTransport struct{ next func() io.Reader }
 
 func (t readerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Request: r, Body: io.NopCloser(t.next()), ContentLength: -1}, nil
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
 }
 
 // Decoding the largest answer keeps the live heap flat: neither the body nor the
@@ -40,20 +32,20 @@ func TestDecodeCapAnswerHeap(t *testing.T) {
 			return simulator.NewAnswerReader(simulator.AnswerOptions{Records: n, Seed: 3})
 		}}
 	})
-	base := liveHeap()
+	base := testkit.LiveHeap()
 	var peak uint64
 	seen := 0
 	ans, err := c.Chats(context.Background(), windowFrom, windowTo, func(*wolkvox.Record) {
 		if seen++; seen%(n/4) == 0 {
-			peak = max(peak, liveHeap())
+			peak = max(peak, testkit.LiveHeap())
 		}
 	})
 	if err != nil || ans.Records != n {
 		t.Fatalf("%d records, err %v", ans.Records, err)
 	}
-	// While decoding, the heap holds the decoder's 64 KiB buffer and scratch, one
-	// record, the generator's state and the response's plumbing: well under
-	// 512 KiB. Keeping as little as 9 bytes per record would pass 1 MiB; keeping
+	// While decoding, the heap holds encoding/json's buffer (a record or two) and
+	// the decoder's scratch, one record, the generator's state and the response's
+	// plumbing: well under 512 KiB. Keeping as little as 9 bytes per record would pass 1 MiB; keeping
 	// the body would pass 50 MiB.
 	const bound = 1 << 20
 	grew := int64(peak - base)

@@ -167,7 +167,8 @@ type openChat struct {
 
 func decodeOpenChats(r io.Reader, loc *time.Location) (OpenChats, envelope, error) {
 	d := chatsDecoder{loc: loc}
-	env, notObjects, err := walkAnswer(json.NewDecoder(r), d.agent)
+	dec := json.NewDecoder(r)
+	env, notObjects, err := walkAnswer(dec, objects{what: "data element", object: func() error { return d.agent(dec) }})
 	d.out.skip(SkipNotAnObject, notObjects)
 	return d.out, env, err
 }
@@ -181,7 +182,7 @@ func (d *chatsDecoder) agent(dec *json.Decoder) error {
 		case strings.EqualFold(key, "agent_id"):
 			return decode(dec, &id)
 		case strings.EqualFold(key, "active_chats"):
-			s, err := walkElements(dec, "active_chats", func() error { return d.chat(dec) })
+			s, err := walkElements(dec, objects{what: "active_chats element", object: func() error { return d.chat(dec) }})
 			if s.scalar != "" {
 				s.notObjects++ // one element, not a list of them
 			}
@@ -292,7 +293,8 @@ func (d *chatsDecoder) dated(c *openChat, date text) {
 func decodeAgents(r io.Reader) (Agents, envelope, error) {
 	var out Agents
 	var fm forms
-	env, notObjects, err := walkAnswer(json.NewDecoder(r), func(dec *json.Decoder) error {
+	dec := json.NewDecoder(r)
+	env, notObjects, err := walkAnswer(dec, objects{what: "data element", object: func() error {
 		var id, name, status text
 		err := walkObject(dec, func(key string) error {
 			switch {
@@ -313,7 +315,7 @@ func decodeAgents(r io.Reader) (Agents, envelope, error) {
 			Status: fm.form(&fm.statuses, string(status), statusForm),
 		})
 		return nil
-	})
+	}})
 	out.skip(SkipNotAnObject, notObjects)
 	return out, env, err
 }

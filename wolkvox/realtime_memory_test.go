@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
@@ -71,7 +72,7 @@ func (h *samplingReader) Read(p []byte) (int, error) {
 	p = p[:min(len(p), 64<<10)]
 	n, err := h.r.Read(p)
 	if h.read += int64(n); h.read >= h.next {
-		h.peak = max(h.peak, liveHeap())
+		h.peak = max(h.peak, testkit.LiveHeap())
 		h.next += h.step
 	}
 	return n, err
@@ -111,7 +112,7 @@ func TestOpenChatsBigMessagesHeap(t *testing.T) {
 					return reader
 				}}
 			})
-			base := liveHeap()
+			base := testkit.LiveHeap()
 			allocated := allocatedBytes()
 			got, err := c.OpenChats(context.Background())
 			allocated = allocatedBytes() - allocated

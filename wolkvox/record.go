@@ -1,14 +1,12 @@
 package wolkvox
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Record is one chat of the chat_1 report, reduced to the fields the exporter uses,
@@ -60,7 +58,8 @@ func count(s string) Number {
 	return Number{v, err}
 }
 
-// The fields of a record the exporter keeps, in the order of fieldNames.
+// The fields of a record the exporter keeps: their index in wireRecord.fields and
+// in the text forms.record reads.
 const (
 	fConnID = iota
 	fChannel
@@ -84,202 +83,6 @@ const (
 	fAgentAnswers
 	numFields
 )
-
-// fieldNames are the keys of the kept fields as the API spells them.
-var fieldNames = [numFields]string{
-	"conn_id", "channel", "date", "skill_id", "agent_id", "agent_name", "cod_act", "description_cod_act",
-	"feeling", "last_participant_who_spoke", "ASA", "chat_duration", "time_on_agent", "customer_chars",
-	"agent_chars", "agent_anwers ", "agent_anwers", "agent_answers",
-}
-
-var fieldNameBytes = func() (out [numFields][]byte) {
-	for i, n := range fieldNames {
-		out[i] = []byte(n)
-	}
-	return out
-}()
-
-// fieldSlots maps fieldHash of a name in lower case to its field plus one.
-var fieldSlots = func() (slots [64]int8) {
-	for f, name := range fieldNames {
-		h := fieldHash([]byte(strings.ToLower(name)))
-		if slots[h] != 0 {
-			panic("fieldHash: " + name + " collides with " + fieldNames[slots[h]-1])
-		}
-		slots[h] = int8(f + 1)
-	}
-	return slots
-}()
-
-// fieldHash tells the kept fields apart by length and three bytes, ignoring ASCII
-// case. Other keys may share a slot; the name is compared after.
-func fieldHash(key []byte) uint {
-	n := uint(len(key))
-	if n == 0 {
-		return 0
-	}
-	return (n + uint(key[0]|0x20) + uint(key[n-1]|0x20)*3 + uint(key[n/2]|0x20)*11) & 63
-}
-
-// fieldOf returns the field a key fills, or -1. Keys match without regard to case,
-// as encoding/json matches them, so "ASA" and "asa" both fill AnswerDelay.
-func fieldOf(key []byte, nonASCII bool) int {
-	if nonASCII {
-		// Unicode folding: "\u017f" (long s) matches "s", "\u212a" (Kelvin) "k".
-		for f, name := range fieldNameBytes {
-			if bytes.EqualFold(key, name) {
-				return f
-			}
-		}
-		return -1
-	}
-	f := int(fieldSlots[fieldHash(key)]) - 1
-	if f < 0 {
-		return -1
-	}
-	name := fieldNames[f]
-	if len(key) != len(name) {
-		return -1
-	}
-	if string(key) == name {
-		return f
-	}
-	for i, c := range key {
-		if lowerASCII(c) != lowerASCII(name[i]) {
-			return -1
-		}
-	}
-	return f
-}
-
-// recordDecoder reads records, reusing its buffers from one record to the next.
-type recordDecoder struct {
-	text  []byte               // the kept values of the record being read
-	spans [numFields][2]uint32 // where each field's value is in text
-	key   []byte               // an unescaped key
-	forms forms
-}
-
-// decode reads the object at pos as a record. Only the kept fields are copied out
-// of the scanner's buffer; a field given twice keeps its last value, as
-// encoding/json does.
-func (d *recordDecoder) decode(s *scanner) (*Record, error) {
-	if err := s.enter(); err != nil { // '{'
-		return nil, err
-	}
-	d.text = d.text[:0]
-	d.spans = [numFields][2]uint32{}
-	c, err := s.peek()
-	if err != nil {
-		return nil, err
-	}
-	if c == '}' {
-		s.leave()
-		return d.record(), nil
-	}
-	for {
-		f, err := d.field(s)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.expect(':', "after a key"); err != nil {
-			return nil, err
-		}
-		if f < 0 {
-			err = s.skipValue()
-		} else {
-			err = d.value(s, f)
-		}
-		if err != nil {
-			return nil, err
-		}
-		more, err := s.separator('}', "after a value in a record")
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return d.record(), nil
-		}
-	}
-}
-
-// field reads a key and returns the field it fills, or -1.
-func (d *recordDecoder) field(s *scanner) (int, error) {
-	if err := s.expect('"', "where a key should start"); err != nil {
-		return -1, err
-	}
-	key, escaped, nonASCII, err := s.stringText()
-	if err != nil {
-		return -1, err
-	}
-	if escaped {
-		d.key = appendString(d.key[:0], key, true, nonASCII)
-		key = d.key
-		nonASCII = !isASCII(key)
-	}
-	return fieldOf(key, nonASCII), nil
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
-// value reads the value of field f: a string's text, nothing for null, and any
-// other value as written, so a number reads as text and an object fails to parse
-// as one.
-func (d *recordDecoder) value(s *scanner, f int) error {
-	c, err := s.peek()
-	if err != nil {
-		return err
-	}
-	start := len(d.text)
-	switch c {
-	case '"':
-		s.take()
-		raw, escaped, nonASCII, err := s.stringText()
-		if err != nil {
-			return err
-		}
-		d.text = appendString(d.text, raw, escaped, nonASCII)
-	case 'n':
-		if err := s.literal("null"); err != nil {
-			return err
-		}
-	default:
-		raw, err := s.capture()
-		if err != nil {
-			return err
-		}
-		d.text = append(d.text, raw...)
-	}
-	d.spans[f] = [2]uint32{uint32(start), uint32(len(d.text))} //nolint:gosec // G115: one record's kept text is far below 4 GiB
-	return nil
-}
-
-// record builds the Record read. Its strings share one allocation, except ConnID,
-// which callers keep long after the record (to count each chat once) and so gets
-// its own, and the normalized label values, which the decoder shares.
-func (d *recordDecoder) record() *Record {
-	all := string(d.text)
-	var text [numFields]string
-	for f, span := range d.spans {
-		text[f] = all[span[0]:span[1]]
-	}
-	connID := bytes.TrimSpace(d.text[d.spans[fConnID][0]:d.spans[fConnID][1]])
-	return d.forms.record(string(connID), &text)
-}
 
 // record builds a Record from the text of its fields as sent.
 func (fm *forms) record(connID string, text *[numFields]string) *Record {

@@ -8,18 +8,19 @@ import (
 	"strings"
 )
 
-// Answers are read with encoding/json's Decoder, token by token down to the
-// smallest value the exporter keeps, so that neither an answer nor a list in it is
-// ever held whole. A value the exporter does not keep is dropped by skipValue from
-// the decoder's buffer: customer data in it never becomes a Go string.
+// Answers are read with encoding/json's Decoder, token by token down to values
+// small enough to decode whole (a chat_1 record, a message), so that neither an
+// answer nor a list in it is ever held whole. A value the exporter does not keep
+// is dropped from the decoder's buffer, by skipValue or, for a key that names no
+// field of a struct, by encoding/json: customer data in it never becomes a Go
+// string.
 
 // walkAnswer reads an answer's object: its envelope (code, error, msg) and its
-// data, which may be a list, a single object, null or missing. For every element
-// of data that is an object it calls object with dec just past the element's '{';
-// object reads the rest of it, through its '}'. An element that is not an object is
-// skipped, checked as JSON, and counted in notObjects; a null one counts as
-// neither. Nothing after the answer's object is read.
-func walkAnswer(dec *json.Decoder, object func(dec *json.Decoder) error) (env envelope, notObjects int, err error) {
+// data, which may be a list, a single object, null or missing, read as
+// walkElements reads it. An element that is not an object is skipped, checked as
+// JSON, and counted in notObjects; a null one counts as neither. Nothing after
+// the answer's object is read.
+func walkAnswer(dec *json.Decoder, data objects) (env envelope, notObjects int, err error) {
 	tok, err := token(dec)
 	if err != nil {
 		return env, 0, fmt.Errorf("answer is not a JSON object: %w", err)
@@ -35,7 +36,7 @@ func walkAnswer(dec *json.Decoder, object func(dec *json.Decoder) error) (env en
 				return errors.New("data appears twice")
 			}
 			env.dataPassed = true
-			s, err := walkElements(dec, "data", func() error { return object(dec) })
+			s, err := walkElements(dec, data)
 			if err != nil {
 				return err
 			}
@@ -82,10 +83,23 @@ type shape struct {
 	scalar     string // the kind of the value when it is neither a list, an object nor null
 }
 
+// objects says how walkElements reads the objects of a value.
+type objects struct {
+	what string // an element's name in errors: "record" gives "record 3: ..."
+	// object reads an object whose '{' was read, through its '}'.
+	object func() error
+	// whole, when set, reads each element of a list whole, dec at its start, and
+	// says whether it is not an object; object then reads only a value that is a
+	// single object. Read whole, an element's keys are matched to a struct's fields
+	// by encoding/json; read a token at a time, an element too large to hold (an
+	// agent's open chats with their messages) is never held whole.
+	whole func() (notObject bool, err error)
+}
+
 // walkElements reads a value meant to hold objects: a list of them, a single object
-// or null. It calls object for each object, with dec just past its '{'. A scalar
-// value is read, and its kind returned for the caller to judge.
-func walkElements(dec *json.Decoder, what string, object func() error) (shape, error) {
+// or null. It reads each object as o says. A scalar value is read, and its kind
+// returned for the caller to judge.
+func walkElements(dec *json.Decoder, o objects) (shape, error) {
 	var s shape
 	tok, err := token(dec)
 	if err != nil {
@@ -95,21 +109,28 @@ func walkElements(dec *json.Decoder, what string, object func() error) (shape, e
 	case nil:
 		return s, nil
 	case json.Delim('{'):
-		return s, object()
+		return s, o.object()
 	case json.Delim('['):
 	default:
 		s.scalar = kindOf(tok)
 		return s, nil
 	}
 	for i := 1; dec.More(); i++ {
-		if err := s.element(dec, object); err != nil {
-			return s, fmt.Errorf("%s element %d: %w", what, i, err)
+		if err := s.element(dec, o); err != nil {
+			return s, fmt.Errorf("%s %d: %w", o.what, i, err)
 		}
 	}
 	return s, closing(dec, ']')
 }
 
-func (s *shape) element(dec *json.Decoder, object func() error) error {
+func (s *shape) element(dec *json.Decoder, o objects) error {
+	if o.whole != nil {
+		notObject, err := o.whole()
+		if notObject {
+			s.notObjects++
+		}
+		return err
+	}
 	tok, err := token(dec)
 	if err != nil {
 		return err
@@ -119,7 +140,7 @@ func (s *shape) element(dec *json.Decoder, object func() error) error {
 		// A null element carries nothing.
 		return nil
 	case json.Delim('{'):
-		return object()
+		return o.object()
 	case json.Delim('['):
 		// Not an object, but valid JSON: its neighbours still count.
 		if err := skipList(dec); err != nil {
