@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
@@ -154,7 +155,7 @@ func (c *Collector) Apply(cfg *config.Config) error {
 	c.cfg = cfg
 	c.ops = ops
 	c.mu.Unlock()
-	var inUse []config.Secret
+	var inUse []promconfig.Secret
 	for _, oc := range cfg.Operations {
 		inUse = append(inUse, oc.APIToken())
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/units"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
@@ -51,7 +52,7 @@ type Config struct {
 type Operation struct {
 	Name            string            `yaml:"name"`
 	Server          string            `yaml:"server"`
-	Token           Secret            `yaml:"token,omitempty"`
+	Token           promconfig.Secret `yaml:"token,omitempty"`
 	TokenFile       string            `yaml:"token_file,omitempty"`
 	BaseURL         string            `yaml:"base_url,omitempty"`
 	Timezone        string            `yaml:"timezone"`
@@ -68,9 +69,9 @@ type Operation struct {
 	Skills          map[string]string `yaml:"skills,omitempty"`
 	Reconcile       Reconcile         `yaml:"reconcile"`
 	Realtime        Realtime          `yaml:"realtime"`
-	// A pointer, because fmt prints unexported fields by reflection, bypassing
-	// Secret's Format; a nested pointer prints as an address.
-	resolvedToken    *Secret
+	// A pointer, because fmt prints unexported fields by reflection: a nested
+	// pointer prints as an address.
+	resolvedToken    *promconfig.Secret
 	resolvedLocation *time.Location
 	warnings         []string // what validation found unsafe, though usable
 }
@@ -174,8 +175,18 @@ func (c *Config) Warnings() []string {
 	return out
 }
 
+// Format prints the operation as its YAML, the token redacted: printed field by
+// field, a token given inline would show.
+func (o Operation) Format(f fmt.State, _ rune) {
+	out, err := yaml.Marshal(o)
+	if err != nil {
+		out = []byte("operation " + o.Name)
+	}
+	_, _ = f.Write(out)
+}
+
 // APIToken is the operation's token, read from token or token_file at load time.
-func (o *Operation) APIToken() Secret {
+func (o *Operation) APIToken() promconfig.Secret {
 	if o.resolvedToken == nil {
 		return ""
 	}
@@ -431,14 +442,14 @@ func (o *Operation) resolveToken(dir string) error {
 				"operation %q: token_file %s has mode %#o, which lets every user of the machine who can reach its directory open it: make it readable by the exporter's user only, e.g. chmod 0600, or 0640 with the exporter's group",
 				o.Name, path, fi.Mode().Perm()))
 		}
-		tok := Secret(strings.TrimSpace(string(data)))
+		tok := promconfig.Secret(strings.TrimSpace(string(data)))
 		o.resolvedToken = &tok
 		if tok == "" {
 			return keyErrorf("token_file", "token_file %s is empty", path)
 		}
 	}
 	// The token travels in an HTTP header: refuse anything that could split it.
-	for _, r := range o.APIToken().Reveal() {
+	for _, r := range string(o.APIToken()) {
 		if r <= ' ' || r > '~' {
 			key := "token"
 			if o.TokenFile != "" {
@@ -483,8 +494,8 @@ func (c *Config) validateBudget() error {
 		realtime int // real-time calls
 		quota    int
 	}
-	groups := map[Secret]*group{}
-	var order []Secret
+	groups := map[promconfig.Secret]*group{}
+	var order []promconfig.Secret
 	for i := range c.Operations {
 		op := &c.Operations[i]
 		tok := op.APIToken()

@@ -27,8 +27,8 @@ func TestLoadGood(t *testing.T) {
 		what      string
 		got, want any
 	}{
-		{"token from token_file, relative to the config, trimmed", main.APIToken().Reveal(), "tok-from-file-7788"},
-		{"inline token", second.APIToken().Reveal(), "inline-token-1234"},
+		{"token from token_file, relative to the config, trimmed", string(main.APIToken()), "tok-from-file-7788"},
+		{"inline token", string(second.APIToken()), "inline-token-1234"},
 		{"default URL", main.URL(), "https://wv0010.wolkvox.com"},
 		{"base_url without trailing slash", second.URL(), "http://127.0.0.1:8080"},
 		{"timezone", main.Location().String(), "America/Bogota"},
@@ -174,9 +174,10 @@ func TestBudgetBoundary(t *testing.T) {
 	}
 }
 
+// The token shows in no dump of the configuration, nor when an operation or the
+// configuration is printed, with any verb.
 func TestSecretNeverPrinted(t *testing.T) {
 	const tok = "s3cr3t-value"
-	s := config.Secret(tok)
 	cfg, err := config.Parse([]byte("operations:\n  - name: a\n    server: \"1\"\n    token: "+tok+"\n"), ".")
 	if err != nil {
 		t.Fatal(err)
@@ -186,21 +187,22 @@ func TestSecretNeverPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	js, _ := json.Marshal(cfg)
+	op := cfg.Operations[0]
 	outputs := map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%q": fmt.Sprintf("%q", s),
-		"%x": fmt.Sprintf("%x", s), "%#v": fmt.Sprintf("%#v", s), "%+v struct": fmt.Sprintf("%+v", cfg.Operations[0]),
-		"%#v struct": fmt.Sprintf("%#v", cfg.Operations[0]), "yaml dump": string(dump), "json": string(js),
+		"%v": fmt.Sprintf("%v", op), "%s": fmt.Sprintf("%s", op), "%q": fmt.Sprintf("%q", op), "%x": fmt.Sprintf("%x", op),
+		"%+v": fmt.Sprintf("%+v", op), "%#v": fmt.Sprintf("%#v", op), "%+v config": fmt.Sprintf("%+v", *cfg),
+		"%v pointer": fmt.Sprintf("%v", &op), "yaml dump": string(dump), "json": string(js),
 	}
 	for how, out := range outputs {
 		if strings.Contains(out, tok) {
 			t.Errorf("%s reveals the token: %s", how, out)
 		}
 	}
-	if !strings.Contains(string(dump), "token: <secret>") {
-		t.Errorf("dump does not show the token as redacted:\n%s", dump)
+	if !strings.Contains(string(dump), "token: <secret>") || !strings.Contains(outputs["%v"], "token: <secret>") {
+		t.Errorf("the dump or the printed operation does not show the token as redacted:\n%s\n%s", dump, outputs["%v"])
 	}
-	if cfg.Operations[0].APIToken().Reveal() != tok {
-		t.Error("Reveal does not return the token")
+	if string(op.APIToken()) != tok {
+		t.Error("APIToken does not return the token")
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
+
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 )
 
@@ -110,7 +112,7 @@ type Answer struct {
 type Options struct {
 	BaseURL         string // e.g. https://wv0010.wolkvox.com
 	Server          string
-	Token           config.Secret
+	Token           promconfig.Secret
 	Location        *time.Location // zone of date_ini/date_end
 	MaxResponseSize int64
 	RecordCap       int // 0 means RecordCap
@@ -152,7 +154,7 @@ type Client struct {
 	endpoint  *url.URL // chat_1's
 	realtime  *url.URL
 	server    string
-	token     config.Secret
+	token     promconfig.Secret
 	loc       *time.Location
 	maxBytes  int64
 	recordCap int
@@ -265,7 +267,7 @@ func (c *Client) call(ctx context.Context, u *url.URL, decode func(io.Reader) (e
 	}
 	// Header names as the vendor documents them (the map keeps their exact case).
 	req.Header["wolkvox_server"] = []string{c.server}
-	req.Header["wolkvox-token"] = []string{c.token.Reveal()}
+	req.Header["wolkvox-token"] = []string{string(c.token)}
 	req.Header.Set("Accept", "application/json")
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
@@ -389,7 +391,7 @@ func (c *Client) unreachable(err error) *Error {
 // redact removes the token from text that came from outside, in case a server or
 // proxy echoes it back.
 func (c *Client) redact(s string) string {
-	if tok := c.token.Reveal(); tok != "" {
+	if tok := string(c.token); tok != "" {
 		s = strings.ReplaceAll(s, tok, "<secret>")
 	}
 	return s

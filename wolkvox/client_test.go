@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	promconfig "github.com/prometheus/common/config"
+
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
@@ -35,7 +36,7 @@ func newClient(tb testing.TB, baseURL string, mod ...func(*wolkvox.Options)) *wo
 	o := wolkvox.Options{
 		BaseURL:         baseURL,
 		Server:          "0010",
-		Token:           config.Secret(testToken),
+		Token:           promconfig.Secret(testToken),
 		Location:        bogota,
 		MaxResponseSize: 1 << 20,
 	}
@@ -391,7 +392,7 @@ func TestErrorRedactsEchoedToken(t *testing.T) {
 			if tc.token != "" {
 				token = tc.token
 			}
-			_, _, err := query(t, newClient(t, srv.URL, func(o *wolkvox.Options) { o.Token = config.Secret(token) }))
+			_, _, err := query(t, newClient(t, srv.URL, func(o *wolkvox.Options) { o.Token = promconfig.Secret(token) }))
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -3,7 +3,7 @@ package wolkvox
 import (
 	"testing"
 
-	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	promconfig "github.com/prometheus/common/config"
 )
 
 func (t *Tokens) held() int {
@@ -17,7 +17,7 @@ func (t *Tokens) held() int {
 // they do not pile up over reloads.
 func TestTokensShareAndForget(t *testing.T) {
 	tokens := NewTokens()
-	client := func(token config.Secret, tokens *Tokens) *Client {
+	client := func(token promconfig.Secret, tokens *Tokens) *Client {
 		t.Helper()
 		c, err := NewClient(Options{BaseURL: "https://wv0010.example", Token: token, Tokens: tokens})
 		if err != nil {
@@ -37,11 +37,11 @@ func TestTokensShareAndForget(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		retain []config.Secret
+		retain []promconfig.Secret
 		held   int
 	}{
-		{[]config.Secret{"kept-b", "never-asked"}, 1},
-		{[]config.Secret{"kept-b"}, 1},
+		{[]promconfig.Secret{"kept-b", "never-asked"}, 1},
+		{[]promconfig.Secret{"kept-b"}, 1},
 		{nil, 0},
 	} {
 		tokens.Retain(tc.retain...)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
+
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
@@ -555,7 +557,7 @@ func TestTokenQuota(t *testing.T) {
 // Tokens, so that a quota spent by one is seen by the other.
 func TestQuotaSeenAcrossClients(t *testing.T) {
 	tokens := wolkvox.NewTokens()
-	shared := func(o *wolkvox.Options) { o.Token, o.Tokens = config.Secret("quota-shared"), tokens }
+	shared := func(o *wolkvox.Options) { o.Token, o.Tokens = promconfig.Secret("quota-shared"), tokens }
 	a, b := newClient(t, "https://wv0010.example", shared), newClient(t, "https://wv0010.example", shared)
 	until := time.Date(2026, 11, 24, 0, 0, 0, 0, bogota)
 	a.Token().SpendQuota(until)

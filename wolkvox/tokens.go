@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	promconfig "github.com/prometheus/common/config"
 )
 
 // Tokens holds what the calls made with each token share: their lock and the
@@ -14,14 +14,14 @@ import (
 // share one Token.
 type Tokens struct {
 	mu     sync.Mutex
-	tokens map[config.Secret]*Token
+	tokens map[promconfig.Secret]*Token
 }
 
 // NewTokens returns an empty Tokens.
-func NewTokens() *Tokens { return &Tokens{tokens: map[config.Secret]*Token{}} }
+func NewTokens() *Tokens { return &Tokens{tokens: map[promconfig.Secret]*Token{}} }
 
 // For returns the token's shared state, creating it.
-func (t *Tokens) For(token config.Secret) *Token {
+func (t *Tokens) For(token promconfig.Secret) *Token {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tk := t.tokens[token]; tk != nil {
@@ -35,8 +35,8 @@ func (t *Tokens) For(token config.Secret) *Token {
 // Retain forgets every token but those given (a reload retires tokens). It must be
 // given every token a client still in use holds: a token forgotten and asked for
 // again gets a new Token, which the old clients do not share.
-func (t *Tokens) Retain(tokens ...config.Secret) {
-	keep := make(map[config.Secret]bool, len(tokens))
+func (t *Tokens) Retain(tokens ...promconfig.Secret) {
+	keep := make(map[promconfig.Secret]bool, len(tokens))
 	for _, tok := range tokens {
 		keep[tok] = true
 	}
