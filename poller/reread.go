@@ -29,10 +29,14 @@ type countedDay struct {
 	// from is where the day's record is whole: every chat counted that closed in
 	// [from, end) is in ids. It is the day's start, or a later one where counting
 	// began during the day.
-	from   time.Time
-	ids    []uint64 // hashes of the chats counted for the day; copies share it and only append
-	missed float64  // chats its re-read found that live counting had not
-	reread bool     // its re-read is done
+	from time.Time
+	ids  []uint64 // hashes of the chats counted for the day; copies share it and only append
+	// early are the chats counted by windows that began before from (the cursor
+	// moved back): some closed before from, where the re-read does not read, so
+	// they are never extra; the re-read knows them counted all the same.
+	early  []uint64
+	missed float64 // chats its re-read found that live counting had not
+	reread bool    // its re-read is done
 }
 
 // Reconciled is what the re-reads found, as the reconcile metrics show it.
@@ -117,7 +121,11 @@ func (o *Operation) countForDay(next *state, s *Settings, b *tally.Batch, from, 
 	}
 	d := *next.days[i]
 	for id := range b.IDs {
-		d.ids = append(d.ids, id)
+		if from.Before(d.from) {
+			d.early = append(d.early, id)
+		} else {
+			d.ids = append(d.ids, id)
+		}
 	}
 	next.days[i] = &d
 }
@@ -167,7 +175,7 @@ func (o *Operation) reread(started time.Time) {
 	if p == nil || !p.day.Equal(day.start) {
 		p = &rereadProgress{day: day.start, span: wolkvox.Span{Next: day.from, Stop: day.end},
 			counted: map[uint64]struct{}{}, returned: map[uint64]struct{}{}}
-		for _, id := range day.ids {
+		for _, id := range slices.Concat(day.ids, day.early) {
 			p.counted[id] = struct{}{}
 		}
 		o.rereading = p
@@ -274,7 +282,7 @@ func (o *Operation) closeDay(next *state, s *Settings, d *countedDay, p *rereadP
 	loc := s.Config.Location()
 	day := d.start.In(loc).Format(time.DateOnly)
 	level.Info(o.logger).Log("msg", "re-read of a day done", "day", day, "from", logtime.Format(d.from),
-		"live", float64(len(d.ids))-d.missed, "missed", d.missed, "extra", extra, "total", total)
+		"live", float64(len(d.ids)+len(d.early))-d.missed, "missed", d.missed, "extra", extra, "total", total)
 	if d.missed > 0 {
 		hint := "they were listed late: a larger overlap lets live polling count them"
 		if delay > 0 {

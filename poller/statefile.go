@@ -135,6 +135,7 @@ type savedDay struct {
 	End    int64    `json:"end"`
 	From   int64    `json:"from"`
 	IDs    []uint64 `json:"ids"`
+	Early  []uint64 `json:"early,omitempty"`
 	Missed float64  `json:"missed"`
 	Reread bool     `json:"reread"`
 }
@@ -211,10 +212,14 @@ func encodeState(s *Settings, st *state, now time.Time) *stateFile {
 		}
 		f.Realtime[string(api)] = saved
 	}
-	for _, d := range st.days {
-		ids := slices.Clone(d.ids)
+	sorted := func(ids []uint64) []uint64 {
+		ids = slices.Clone(ids)
 		slices.Sort(ids)
-		f.Days = append(f.Days, savedDay{Start: unix(d.start), End: unix(d.end), From: unix(d.from), IDs: slices.Compact(ids), Missed: d.missed, Reread: d.reread})
+		return slices.Compact(ids)
+	}
+	for _, d := range st.days {
+		f.Days = append(f.Days, savedDay{Start: unix(d.start), End: unix(d.end), From: unix(d.from), IDs: sorted(d.ids), Early: sorted(d.early),
+			Missed: d.missed, Reread: d.reread})
 	}
 	groups := map[int64][]uint64{}
 	for id, until := range st.seen {
@@ -340,7 +345,8 @@ func (f *stateFile) restoreProgress(st *state) error {
 		if d.End <= d.Start || d.From < d.Start || d.From > d.End || !tally.ValidCount(d.Missed) {
 			return badState("invalid day %d..%d", d.Start, d.End)
 		}
-		st.days = append(st.days, &countedDay{start: fromUnix(d.Start), end: fromUnix(d.End), from: fromUnix(d.From), ids: d.IDs, missed: d.Missed, reread: d.Reread})
+		st.days = append(st.days, &countedDay{start: fromUnix(d.Start), end: fromUnix(d.End), from: fromUnix(d.From), ids: d.IDs, early: d.Early,
+			missed: d.Missed, reread: d.Reread})
 	}
 	slices.SortFunc(st.days, func(a, b *countedDay) int { return a.start.Compare(b.start) })
 	st.TruncatedResponses, st.TruncatedQueries, st.SkippedSeconds = f.TruncatedResponses, f.TruncatedQueries, f.SkippedSeconds

@@ -62,13 +62,19 @@ var (
 	Feeling = &Label{Name: "feeling", fold: 1,
 		value: func(b *Batch, r *wolkvox.Record) string { return b.label("feeling", r.Feeling, cleanValue) }}
 	LastParticipant = &Label{Name: "last_participant", fold: 1,
-		value: func(b *Batch, r *wolkvox.Record) string { return b.label("last_participant", r.LastParticipant, cleanValue) }}
+		value: func(b *Batch, r *wolkvox.Record) string {
+			return b.label("last_participant", r.LastParticipant, cleanValue)
+		}}
 	// A disposition's code and description are bounded as one value, so that they
 	// never split into a mismatched pair; so are an agent's id and name.
 	Code = &Label{Name: "code", fold: 1,
-		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("disposition", r.CodAct, r.CodActDescription)[0] }}
+		value: func(b *Batch, r *wolkvox.Record) string {
+			return b.labelPair("disposition", r.CodAct, r.CodActDescription)[0]
+		}}
 	Description = &Label{Name: "description", fold: 1,
-		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("disposition", r.CodAct, r.CodActDescription)[1] }}
+		value: func(b *Batch, r *wolkvox.Record) string {
+			return b.labelPair("disposition", r.CodAct, r.CodActDescription)[1]
+		}}
 	AgentID = &Label{Name: "agent_id", savedAs: "id", fold: 1,
 		value: func(b *Batch, r *wolkvox.Record) string { return b.labelPair("agent", r.AgentID, r.AgentName)[0] }}
 	AgentName = &Label{Name: "agent_name", savedAs: "name", fold: 1,
@@ -156,8 +162,8 @@ type Family struct {
 	Name             string
 	Subsystem, Short string
 	Help             string
-	Kind            Kind
-	Group           *Group
+	Kind             Kind
+	Group            *Group
 	// Split, when set, is a label after the group's, decided by each chat.
 	Split *Split
 	// buckets picks the family's bucket bounds from the configuration (histograms).

@@ -2,8 +2,12 @@ package tally
 
 import (
 	"hash/fnv"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
 // Label values are made safe whatever a record holds; the API's spellings are
@@ -54,5 +58,134 @@ func TestConnKeyIsFNV1a(t *testing.T) {
 	}
 	if got := ConnKey("a"); got != 0xaf63dc4c8601ec8c {
 		t.Errorf("ConnKey(\"a\") = %x, the published FNV-1a 64 value is af63dc4c8601ec8c", got)
+	}
+}
+
+// The label sets a chat counts under: the labels of each group, cleaned, named by
+// the skills map, and bounded by max_label_values, a disposition's code and
+// description and an agent's id and name as one value each, so that they never
+// split into a mismatched pair.
+func TestBatchLabels(t *testing.T) {
+	type keys map[*Group][]string // a record's label values in each group
+	for _, tc := range []struct {
+		name     string
+		settings Settings
+		records  []wolkvox.Record
+		want     []keys // per record
+	}{
+		{
+			name:     "upstream text made a safe label; a skill named by the skills map",
+			settings: settings(func(s *Settings) { s.Skills = map[string]string{"12": " Ventas  hogar "} }),
+			records: []wolkvox.Record{
+				rec("a", func(r *wolkvox.Record) { r.Channel, r.SkillID, r.Feeling = "  Web \t chat ", " 12 ", "" }),
+				rec("b", func(r *wolkvox.Record) { r.SkillID, r.AgentName, r.CodActDescription = "99", "", "bad \xff" }),
+			},
+			want: []keys{
+				{ByChat: {"Web chat", "Ventas hogar", "unknown", "agent"}, ByScope: {"Web chat", "Ventas hogar"},
+					ByDisposition: {"Web chat", "Ventas hogar", "SALE", "Sale closed"}, ByAgent: {"7", "Luis"}},
+				{ByChat: {"whatsapp", "99", "neutral", "agent"}, ByScope: {"whatsapp", "99"},
+					ByDisposition: {"whatsapp", "99", "SALE", "bad \uFFFD"}, ByAgent: {"7", "unknown"}},
+			},
+		},
+		{
+			name:     "values past max_label_values become other, each label on its own",
+			settings: settings(func(s *Settings) { s.MaxLabelValues = 2 }),
+			records: []wolkvox.Record{
+				rec("a", func(r *wolkvox.Record) { r.Channel, r.Feeling = "web", "positive" }),
+				rec("b", func(r *wolkvox.Record) { r.Channel, r.Feeling = "whatsapp", "negative" }),
+				rec("c", func(r *wolkvox.Record) { r.Channel, r.Feeling = "facebook", "neutral" }),
+				rec("d", func(r *wolkvox.Record) { r.Channel, r.Feeling = "web", "negative" }),
+			},
+			want: []keys{
+				{ByChat: {"web", "12", "positive", "agent"}},
+				{ByChat: {"whatsapp", "12", "negative", "agent"}},
+				{ByChat: {"other", "12", "other", "agent"}},
+				{ByChat: {"web", "12", "negative", "agent"}},
+			},
+		},
+		{
+			name:     "a disposition's code and description are bounded as one value",
+			settings: settings(func(s *Settings) { s.MaxLabelValues = 2 }),
+			records: []wolkvox.Record{
+				rec("a", func(r *wolkvox.Record) { r.CodAct, r.CodActDescription = "SALE", "Sale closed" }),
+				rec("b", func(r *wolkvox.Record) { r.CodAct, r.CodActDescription = "SALE", "Venta cerrada" }),
+				rec("c", func(r *wolkvox.Record) { r.CodAct, r.CodActDescription = "INFO", "Sale closed" }),
+				rec("d", func(r *wolkvox.Record) { r.CodAct, r.CodActDescription = "SALE", "Venta cerrada" }),
+			},
+			want: []keys{
+				{ByDisposition: {"whatsapp", "12", "SALE", "Sale closed"}},
+				{ByDisposition: {"whatsapp", "12", "SALE", "Venta cerrada"}},
+				{ByDisposition: {"whatsapp", "12", "other", "other"}},
+				{ByDisposition: {"whatsapp", "12", "SALE", "Venta cerrada"}},
+			},
+		},
+		{
+			name:     "an agent's id and name are bounded as one value",
+			settings: settings(func(s *Settings) { s.MaxLabelValues = 1 }),
+			records: []wolkvox.Record{
+				rec("a", func(r *wolkvox.Record) { r.AgentID, r.AgentName = "7", "Luis" }),
+				rec("b", func(r *wolkvox.Record) { r.AgentID, r.AgentName = "7", "Luis Gómez" }),
+			},
+			want: []keys{{ByAgent: {"7", "Luis"}}, {ByAgent: {"other", "other"}}},
+		},
+		{
+			name:     "without agent_metrics no agent series",
+			settings: settings(func(s *Settings) { s.AgentMetrics = false }),
+			records:  []wolkvox.Record{rec("a")},
+			want:     []keys{{ByAgent: nil, ByChat: {"whatsapp", "12", "neutral", "agent"}}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBatch(New(tc.settings), func(uint64) bool { return false }, 0)
+			for i := range tc.records {
+				c, ok := b.Count(&tc.records[i])
+				if !ok {
+					t.Fatalf("record %d not counted", i)
+				}
+				for g, want := range tc.want[i] {
+					k, in := c.Key(g)
+					var got []string
+					if in {
+						got = k[:len(g.Labels)]
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("record %d counts in %s under %q, want %q", i, g.Name, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Values a merged batch admitted count against the label limit of the next batch;
+// those of a batch never merged (its answer failed) do not.
+func TestLabelLimitAcrossBatches(t *testing.T) {
+	s := settings(func(s *Settings) { s.MaxLabelValues = 2 })
+	base := New(s)
+	channel := func(b *Batch, id, ch string) string {
+		r := rec(id, func(r *wolkvox.Record) { r.Channel = ch })
+		c, ok := b.Count(&r)
+		if !ok {
+			t.Fatalf("%s not counted", id)
+		}
+		k, _ := c.Key(ByChat)
+		return ByChat.Value(k, Channel)
+	}
+	never := func(uint64) bool { return false }
+	discarded := NewBatch(base, never, 0)
+	channel(discarded, "a", "web")
+	channel(discarded, "b", "whatsapp")
+	merged := NewBatch(base, never, 0)
+	if got := channel(merged, "c", "facebook"); got != "facebook" {
+		t.Fatalf("a batch never merged held a label slot: facebook counted as %q", got)
+	}
+	channel(merged, "d", "instagram")
+	base.Merge(merged.Delta, time.Time{})
+	next := NewBatch(base, never, 0)
+	if got := channel(next, "e", "web"); got != OtherValue {
+		t.Errorf("web counted as %q past the limit, want %q", got, OtherValue)
+	}
+	if got := channel(next, "f", "instagram"); got != "instagram" {
+		t.Errorf("a value admitted before counted as %q", got)
 	}
 }

@@ -61,6 +61,15 @@ func TestNewOpenNow(t *testing.T) {
 			channels: map[string]ChannelNow{"a": {Open: 1}, "other": {Open: 2}},
 		},
 		{
+			name:     "agents past max_label_values fold into other as a pair, their chats still open",
+			settings: Settings{MaxLabelValues: 1, AgentMetrics: true},
+			read: wolkvox.OpenChats{Agents: []string{"1", "2", "3"}, Chats: []wolkvox.OpenChat{
+				chat("1", "web", 0), chat("2", "web", 0), chat("2", "web", 0)}},
+			budget:   100,
+			channels: map[string]ChannelNow{"web": {Open: 3}},
+			agents:   map[[2]string]float64{{"1", "Ana"}: 1, {"other", "other"}: 2},
+		},
+		{
 			name:     "upstream text made a safe label: empty, spaces, long",
 			settings: Settings{MaxLabelValues: 10},
 			read: wolkvox.OpenChats{Chats: []wolkvox.OpenChat{
@@ -116,5 +125,30 @@ func TestNewAgentsNow(t *testing.T) {
 				t.Errorf("%d series, want %d", n.Series(), len(tc.want))
 			}
 		})
+	}
+}
+
+// Series is what a read adds to /metrics, which the series budget counts: a series
+// per channel, one more for a channel's oldest dated chat, one per agent.
+func TestNowSeries(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open *OpenNow
+		want int
+	}{
+		{"no read yet", nil, 0},
+		{"nothing open", &OpenNow{Channels: map[string]ChannelNow{}}, 0},
+		{"channels, one dated", &OpenNow{Channels: map[string]ChannelNow{"web": {Open: 2, Dated: true}, "whatsapp": {}}}, 3},
+		{"and agents", &OpenNow{Channels: map[string]ChannelNow{"web": {Open: 1}}, Agents: map[[2]string]float64{{"1", "Ana"}: 1, {"2", "Luis"}: 0}}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.open.Series(); got != tc.want {
+				t.Errorf("%d series, want %d", got, tc.want)
+			}
+		})
+	}
+	var none *AgentsNow
+	if got := none.Series(); got != 0 {
+		t.Errorf("%d series of agents before a read, want 0", got)
 	}
 }

@@ -1,9 +1,16 @@
 package tally
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
+	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +64,183 @@ func TestSavedRoundTrip(t *testing.T) {
 	if math.IsNaN(back.Folded) {
 		t.Error("folded is NaN")
 	}
+}
+
+// Every family's values, the births, the label values admitted, the skip counts and
+// the folds survive a save and a restore, as the state file keeps them.
+func TestSaveRestoreEveryFamily(t *testing.T) {
+	s := settings()
+	orig := New(s)
+	count := func(born time.Time, records ...wolkvox.Record) {
+		b := NewBatch(orig, func(uint64) bool { return false }, 0)
+		for i := range records {
+			b.Add(&records[i])
+		}
+		orig.Merge(b.Delta, born)
+	}
+	timedOut := func(r *wolkvox.Record) {
+		r.CodAct, r.CodActDescription, r.Duration = "TIMEOUTCHAT", "Closed by timeout", num(83400)
+	}
+	count(time.Time{}, rec("a"), rec("b", timedOut), rec(""), rec("c", func(r *wolkvox.Record) { r.HandleTime = wire("x") }))
+	count(time.Unix(1795150800, 0), rec("d", func(r *wolkvox.Record) { r.Channel, r.AgentID, r.AgentName = "web", "8", "Ana" }))
+	orig.settings.MaxSeries = orig.SeriesCount() // the next new label set folds
+	count(time.Unix(1795151100, 0), rec("e", func(r *wolkvox.Record) { r.Channel = "facebook" }))
+	orig.settings.MaxSeries = s.MaxSeries
+
+	// Each family's values are there to be saved, and each state of the rest.
+	values := observed(orig)
+	for _, f := range Families {
+		for _, v := range f.SplitValues() {
+			name := f.Name
+			if v != "" {
+				name += "{" + f.Split.Label + "=" + v + "}"
+			}
+			if values[name] == 0 {
+				t.Fatalf("nothing counted in %s: the test proves nothing there", name)
+			}
+		}
+	}
+	if orig.Folded == 0 || len(orig.Skipped) < 2 {
+		t.Fatalf("folded %v, skipped %v: the test proves nothing there", orig.Folded, orig.Skipped)
+	}
+
+	back, err := Restore(s, roundTrip(t, orig.Save()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range Groups {
+		if !reflect.DeepEqual(back.series[g.index], orig.series[g.index]) {
+			t.Errorf("%s differ after the round trip:\nsaved    %v\nrestored %v", g.Name, orig.series[g.index], back.series[g.index])
+		}
+	}
+	var births []time.Time
+	for _, k := range back.Keys(ByChat) {
+		births = append(births, back.Lookup(ByChat, k).Born)
+	}
+	if !slices.ContainsFunc(births, time.Time.IsZero) || !slices.ContainsFunc(births, func(b time.Time) bool { return b.Equal(time.Unix(1795151100, 0)) }) {
+		t.Errorf("births %v, want zero and those of the merges", births)
+	}
+	if !reflect.DeepEqual(back.limiter.known, orig.limiter.known) {
+		t.Errorf("label values %v, saved %v", back.limiter.known, orig.limiter.known)
+	}
+	if !maps.Equal(back.Skipped, orig.Skipped) || back.Folded != orig.Folded {
+		t.Errorf("skipped %v and folded %v, saved %v and %v", back.Skipped, back.Folded, orig.Skipped, orig.Folded)
+	}
+	if back.SeriesCount() != orig.SeriesCount() || back.Size() != orig.Size() {
+		t.Errorf("restored %d series of %d bytes, saved %d of %d", back.SeriesCount(), back.Size(), orig.SeriesCount(), orig.Size())
+	}
+}
+
+// readSaved reads a saved Tally from testdata.
+func readSaved(t *testing.T, name string) Saved {
+	t.Helper()
+	var saved Saved
+	if err := json.Unmarshal(mustRead(t, name), &saved); err != nil {
+		t.Fatal(err)
+	}
+	return saved
+}
+
+// A saved Tally written by this version is read with the names it was written
+// under: of groups, labels and each family's values.
+func TestRestoreSavedFile(t *testing.T) {
+	tl, err := Restore(settings(func(s *Settings) { s.Histograms = oneBound }), readSaved(t, "saved.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"wolkvox_chats_total": 1, "wolkvox_chat_answer_delay_seconds": 1, "wolkvox_chat_duration_seconds{timed_out=true}": 1,
+		"wolkvox_chat_handle_time_seconds": 1, "wolkvox_chat_customer_characters_total": 100, "wolkvox_chat_agent_characters_total": 200,
+		"wolkvox_chat_agent_messages_total": 4, "wolkvox_chat_dispositions_total": 1, "wolkvox_agent_chats_total": 1,
+		"wolkvox_agent_handle_time_seconds_total": 480,
+	}
+	if got := observed(tl); !maps.Equal(got, want) {
+		t.Errorf("restored\n%v\nwant\n%v", got, want)
+	}
+	k := Key{"whatsapp", "12"}
+	duration := Families[slices.IndexFunc(Families, func(f *Family) bool { return f.Name == "wolkvox_chat_duration_seconds" })]
+	if s := tl.Lookup(ByScope, k); s == nil || !s.Born.Equal(time.Unix(1795446300, 0)) ||
+		duration.Cell(s, 1).Sum != 83400 || !slices.Equal(duration.Cell(s, 1).Buckets, []uint64{0, 1}) {
+		t.Errorf("the scope %v restored as %+v", k, s)
+	}
+	if tl.Skipped[ReasonConnIDEmpty] != 1 || tl.Folded != 3 {
+		t.Errorf("skipped %v, folded %v", tl.Skipped, tl.Folded)
+	}
+	if _, ok := tl.limiter.known["disposition"]["TIMEOUTCHAT\x00Closed by timeout"]; !ok {
+		t.Errorf("label values %v", tl.limiter.known)
+	}
+}
+
+// Saved values no Tally could hold are an error; so are series saved with other
+// labels than their group has now, reported as ErrOtherLabels: counts cannot go on
+// under them.
+func TestRestoreRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		settings Settings
+		file     string
+		edit     func(saved map[string]any)
+		other    bool   // the error is ErrOtherLabels
+		mentions string // in the error
+	}{
+		{name: "a label a group now has is missing", file: "saved-without-last-participant.json", other: true, mentions: "last_participant"},
+		{name: "a label the group does not have", other: true, mentions: "unknown keys",
+			edit: func(m map[string]any) { set(m, "chats", "queue", "vip") }},
+		{name: "agents without agent_metrics", settings: settings(func(s *Settings) { s.Histograms, s.AgentMetrics = oneBound, false }),
+			mentions: `"agents"`},
+		{name: "a group that does not exist", mentions: `"queues"`,
+			edit: func(m map[string]any) { m["series"].(map[string]any)["queues"] = []any{} }},
+		{name: "a negative counter", mentions: "customer_characters", edit: func(m map[string]any) { set(m, "scopes", "customer_characters", -1) }},
+		{name: "buckets that are not the settings'", mentions: "buckets",
+			edit: func(m map[string]any) {
+				set(m, "scopes", "duration", map[string]any{"counts": []int{1, 0, 0}, "sum": 3})
+			}},
+		{name: "a negative skip count", mentions: "skipped", edit: func(m map[string]any) { m["skipped"] = map[string]any{"conn_id_empty": -1} }},
+		{name: "a negative fold count", mentions: "folded", edit: func(m map[string]any) { m["folded"] = -1 }},
+		{name: "a label value that is not text", mentions: "channel", edit: func(m map[string]any) { set(m, "chats", "channel", 7) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := cmp.Or(tc.file, "saved.json")
+			var m map[string]any
+			if err := json.Unmarshal(mustRead(t, file), &m); err != nil {
+				t.Fatal(err)
+			}
+			if tc.edit != nil {
+				tc.edit(m)
+			}
+			data, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var saved Saved
+			if err := json.Unmarshal(data, &saved); err != nil {
+				t.Fatal(err)
+			}
+			s := tc.settings
+			if s.Operation == "" {
+				s = settings(func(s *Settings) { s.Histograms = oneBound })
+			}
+			_, err = Restore(s, saved)
+			if err == nil {
+				t.Fatal("restored")
+			}
+			if errors.Is(err, ErrOtherLabels) != tc.other || !strings.Contains(err.Error(), tc.mentions) {
+				t.Errorf("error %q: want ErrOtherLabels %v, mentioning %s", err, tc.other, tc.mentions)
+			}
+		})
+	}
+}
+
+// set sets key of the first label set of group in a saved Tally read as JSON.
+func set(m map[string]any, group, key string, v any) {
+	m["series"].(map[string]any)[group].([]any)[0].(map[string]any)[key] = v
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
