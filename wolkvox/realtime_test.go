@@ -18,7 +18,6 @@ import (
 
 	promconfig "github.com/prometheus/common/config"
 
-	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
 )
 
