@@ -392,11 +392,9 @@ func (r *run) read(ctx context.Context, span wolkvox.Span, budget int, each func
 			return calls, errors.New("the next call would pass --max-calls")
 		}
 		w := span.Window()
-		callCtx, cancel := context.WithTimeout(ctx, time.Duration(r.o.Operation.RequestTimeout))
-		ans, err := r.client.Chats(callCtx, w.From, w.To, each)
-		cancel()
-		if we, ok := errors.AsType[*wolkvox.Error](err); !errors.Is(err, wolkvox.ErrNotSent) && (!ok || we.Result.CostsQuota()) {
-			calls++ // a call the API saw: it cost quota
+		ans, err := r.client.Chats(ctx, w.From, w.To, each)
+		if wolkvox.SpentQuota(err) {
+			calls++
 		}
 		if err != nil {
 			return calls, err

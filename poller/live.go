@@ -51,10 +51,8 @@ func (o *Operation) call(started time.Time) {
 // exchange sends one chat_1 query for w, passing each record of the answer to each.
 // sent is false for a call that never reached the API: it cost no quota.
 func (o *Operation) exchange(s *Settings, w wolkvox.Window, each func(*wolkvox.Record)) (ans wolkvox.Answer, elapsed time.Duration, sent bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.Config.RequestTimeout))
-	defer cancel()
 	clock := time.Now()
-	ans, err = s.Client.Chats(ctx, w.From, w.To, each)
+	ans, err = s.Client.Chats(context.Background(), w.From, w.To, each)
 	elapsed = time.Since(clock)
 	if errors.Is(err, wolkvox.ErrNotSent) {
 		level.Warn(o.logger).Log("msg", "chat_1 query skipped", "window", windowText(w), "err", err)

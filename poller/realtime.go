@@ -109,8 +109,7 @@ func (o *Operation) realtimeCall(started time.Time, api wolkvox.API) {
 	o.mu.RLock()
 	s := o.settings
 	o.mu.RUnlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.Config.RequestTimeout))
-	defer cancel()
+	ctx := context.Background() // the client bounds each call by the request timeout
 	clock := time.Now()
 	var (
 		answer wolkvox.RealtimeAnswer

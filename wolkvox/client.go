@@ -50,6 +50,16 @@ var Results = []Result{
 // CostsQuota tells whether a call with result r spent a call of the daily quota.
 func (r Result) CostsQuota() bool { return r != ResultUnreachable }
 
+// SpentQuota tells whether a call that returned err cost one of the daily quota:
+// every call the API saw, whatever it answered.
+func SpentQuota(err error) bool {
+	if errors.Is(err, ErrNotSent) {
+		return false
+	}
+	we, ok := errors.AsType[*Error](err)
+	return !ok || we.Result.CostsQuota()
+}
+
 // RecordCap is the most records one answer holds; an answer with that many was cut.
 const RecordCap = 60000
 
@@ -115,9 +125,12 @@ type Options struct {
 	Token           promconfig.Secret
 	Location        *time.Location // zone of date_ini/date_end
 	MaxResponseSize int64
-	RecordCap       int // 0 means RecordCap
-	UserAgent       string
-	Transport       http.RoundTripper // nil means a clone of http.DefaultTransport
+	// RequestTimeout bounds each call, the wait for the token's other calls
+	// included; 0 leaves it to the caller's context.
+	RequestTimeout time.Duration
+	RecordCap      int // 0 means RecordCap
+	UserAgent      string
+	Transport      http.RoundTripper // nil means a clone of http.DefaultTransport
 	// Tokens is shared by all the caller's clients; nil gives the client a Tokens of
 	// its own (tests, the backfill command).
 	Tokens *Tokens
@@ -128,7 +141,7 @@ type Options struct {
 func OperationOptions(op config.Operation) Options {
 	return Options{
 		BaseURL: op.URL(), Server: op.Server, Token: op.APIToken(), Location: op.Location(),
-		MaxResponseSize: int64(op.MaxResponseSize),
+		MaxResponseSize: int64(op.MaxResponseSize), RequestTimeout: time.Duration(op.RequestTimeout),
 	}
 }
 
@@ -138,7 +151,7 @@ func OperationOptions(op config.Operation) Options {
 func (c *Client) Serves(o Options) bool {
 	a := c.options
 	return a.BaseURL == o.BaseURL && a.Server == o.Server && a.Token == o.Token &&
-		a.MaxResponseSize == o.MaxResponseSize && c.loc.String() == zoneOf(o.Location).String()
+		a.MaxResponseSize == o.MaxResponseSize && a.RequestTimeout == o.RequestTimeout && c.loc.String() == zoneOf(o.Location).String()
 }
 
 func zoneOf(loc *time.Location) *time.Location {
@@ -256,6 +269,11 @@ func (c *Client) Chats(ctx context.Context, from, to time.Time, each func(*Recor
 // the caller tells from what decode read whether the answer held anything. On
 // error, what decode built belongs to a failed answer.
 func (c *Client) call(ctx context.Context, u *url.URL, decode func(io.Reader) (envelope, error)) (Result, int, error) {
+	if t := c.options.RequestTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
 	if err := c.shared.acquire(ctx); err != nil {
 		return "", 0, fmt.Errorf("%w: another call with the same token outlasted the request timeout", ErrNotSent)
 	}

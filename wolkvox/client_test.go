@@ -288,12 +288,31 @@ func TestTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := newClient(t, srv.URL).Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
-	var we *wolkvox.Error
-	if !errors.As(err, &we) || we.Result != wolkvox.ResultTimeout {
-		t.Fatalf("err = %v, want a timeout", err)
+	for _, tc := range []struct {
+		name    string
+		ctx     func() (context.Context, context.CancelFunc)
+		timeout time.Duration
+	}{
+		{"the caller's deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}, 0},
+		{"the request timeout", func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			c := newClient(t, srv.URL, func(o *wolkvox.Options) { o.RequestTimeout = tc.timeout })
+			_, err := c.Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
+			var we *wolkvox.Error
+			if !errors.As(err, &we) || we.Result != wolkvox.ResultTimeout {
+				t.Fatalf("err = %v, want a timeout", err)
+			}
+			if !wolkvox.SpentQuota(err) {
+				t.Fatal("a call the API saw and never answered spent no quota, want spent")
+			}
+		})
 	}
 }
 
@@ -464,6 +483,9 @@ func TestOneCallAtATimePerToken(t *testing.T) {
 	_, err := second.Chats(ctx, windowFrom, windowTo, func(*wolkvox.Record) {})
 	if !errors.Is(err, wolkvox.ErrNotSent) {
 		t.Fatalf("a call while another holds the token: err = %v, want ErrNotSent", err)
+	}
+	if wolkvox.SpentQuota(err) {
+		t.Fatal("a call never sent spent quota")
 	}
 	if n := srv.calls.Load(); n != 1 {
 		t.Fatalf("the server saw %d calls, want 1", n)

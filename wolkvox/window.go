@@ -1,6 +1,10 @@
 package wolkvox
 
-import "time"
+import (
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/times"
+)
 
 // The window plan: how a stretch of time is read from chat_1. Live polling, the
 // daily re-read and the backfill all read through a Span, so that the API's limits
@@ -80,7 +84,7 @@ func (s *Span) Answered(w Window, truncated bool) Outcome {
 	next := w.To.Add(time.Second)
 	reachedStop := !next.Before(s.Stop)
 	if !s.Settled.IsZero() && (!s.DayEnd || !reachedStop) {
-		next = laterOf(w.From, earlierOf(w.To, s.Settled)) // the cursor never moves back
+		next = times.Later(w.From, times.Earlier(w.To, s.Settled)) // the cursor never moves back
 	}
 	s.Next = next
 	if s.Max > 0 {
@@ -130,18 +134,4 @@ func (l Live) Span(now, cursor time.Time, maxSpan time.Duration) (s Span, skippe
 		}
 	}
 	return s, skipped
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlierOf(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
