@@ -83,8 +83,8 @@ func (b *backfillCommand) run(load func() (*config.Config, error), storagePath s
 		From: *b.from, To: *b.to, Output: *b.output, Format: *b.format, Step: *b.step, Labels: labels,
 		MaxCalls: *b.maxCalls, DryRun: b.maxCallsSet && *b.maxCalls == 0,
 		StoragePath: storagePath, UserAgent: programName + "/" + version.Version, Out: &logLines{logger: logger},
+		Logger: slogger,
 	})
-	_ = slogger
 	if errors.Is(err, backfill.ErrStopped) {
 		return 1 // Run said why, and how to go on
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -51,6 +52,9 @@ type Options struct {
 	// refused while another client of the token was calling.
 	After func(time.Duration) <-chan time.Time
 	Out   io.Writer // progress and summary
+	// Logger takes the lines of the tsdb package, which writes the blocks; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Summary is what a run did.

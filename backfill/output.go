@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,7 @@ func newOutput(o Options) output {
 	if o.Format == FormatOpenMetrics {
 		return &openMetricsFile{path: o.Output}
 	}
-	return &blockDir{dir: o.Output}
+	return &blockDir{dir: o.Output, logger: o.Logger}
 }
 
 const progressVersion = 2
@@ -129,7 +130,10 @@ func saveProgress(out output, p *progress, h *history.Writer) error {
 
 // blockDir writes a block a day into a directory that Prometheus can open as its
 // data directory, or whose blocks can be moved into one.
-type blockDir struct{ dir string }
+type blockDir struct {
+	dir    string
+	logger *slog.Logger
+}
 
 func (b *blockDir) progressPath() string {
 	return filepath.Join(b.dir, "wolkvox-backfill-progress.json")
@@ -161,7 +165,7 @@ func (b *blockDir) open(_ *progress, next time.Time) (history.Output, error) {
 	if err := durable.SyncDir(b.dir); err != nil {
 		return nil, err
 	}
-	return history.Blocks(b.dir, nil), nil
+	return history.Blocks(b.dir, b.logger, nil), nil
 }
 
 func isBlock(e fs.DirEntry) bool {

@@ -21,14 +21,46 @@ import (
 // renamed into place, so a kill never leaves half a block where Prometheus reads.
 type blocks struct {
 	dir     string
+	logger  *slog.Logger       // the tsdb package's own lines
 	written func(id ulid.ULID) // told of each block written
 }
 
 // Blocks is the output that writes each day as a TSDB block in dir, a Prometheus
-// data directory; written is told of each block once it is in place.
-func Blocks(dir string, written func(id ulid.ULID)) Output {
-	return &blocks{dir: dir, written: written}
+// data directory; written is told of each block once it is in place. The tsdb
+// package logs to logger, its info lines as debug ones; nil discards its lines.
+func Blocks(dir string, logger *slog.Logger, written func(id ulid.ULID)) Output {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &blocks{dir: dir, logger: slog.New(quieter{logger.Handler()}), written: written}
 }
+
+// quieter makes info lines debug ones: the block writer tells at info of its head
+// and WAL, which a block of history has none of, and of each block it writes, which
+// the backfill tells of anyway.
+type quieter struct{ slog.Handler }
+
+func quieterLevel(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}
+
+func (q quieter) Enabled(ctx context.Context, l slog.Level) bool {
+	return q.Handler.Enabled(ctx, quieterLevel(l))
+}
+
+func (q quieter) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = quieterLevel(r.Level)
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quieter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quieter{q.Handler.WithAttrs(attrs)}
+}
+
+func (q quieter) WithGroup(name string) slog.Handler { return quieter{q.Handler.WithGroup(name)} }
 
 // samplesPerCommit bounds the samples an appender holds before they go to the
 // block's head, as promtool does.
@@ -46,7 +78,7 @@ type blockDay struct {
 func (b *blocks) day(start, stop time.Time) (dayOutput, error) {
 	// The block writer takes samples at most half its range before the latest one:
 	// as promtool does, it is given twice the day, and the day fills the block.
-	w, err := tsdb.NewBlockWriter(slog.New(slog.DiscardHandler), b.dir, 2*stop.Sub(start).Milliseconds())
+	w, err := tsdb.NewBlockWriter(b.logger, b.dir, 2*stop.Sub(start).Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("block writer: %w", err)
 	}

@@ -258,7 +258,7 @@ func TestHistoryFamiliesAreLiveFamilies(t *testing.T) {
 		"blocks": func(t *testing.T) (history.Output, func() map[string]familyShape) {
 			t.Helper()
 			dir := t.TempDir()
-			return history.Blocks(dir, nil), func() map[string]familyShape { return blockFamilies(t, dir, "job") }
+			return history.Blocks(dir, nil, nil), func() map[string]familyShape { return blockFamilies(t, dir, "job") }
 		},
 		"openmetrics": func(t *testing.T) (history.Output, func() map[string]familyShape) {
 			t.Helper()

@@ -3,9 +3,12 @@ package history_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,7 +99,7 @@ var formats = []struct {
 	{"blocks", func(t *testing.T) (history.Output, func() map[string][]point) {
 		t.Helper()
 		dir := t.TempDir()
-		return history.Blocks(dir, nil), func() map[string][]point { return readBlocks(t, dir) }
+		return history.Blocks(dir, nil, nil), func() map[string][]point { return readBlocks(t, dir) }
 	}},
 }
 
@@ -282,5 +285,34 @@ func TestHistoryOfAnOperationBuiltInCode(t *testing.T) {
 	}
 	if d.AtDayEnd != 0 || !strings.Contains(out.String(), `wolkvox_chats_total{operation="code",channel="web"`) {
 		t.Errorf("the chat, closed 08:20 in Bogota, was not placed in its day (%d at the day's end):\n%.600s", d.AtDayEnd, out.String())
+	}
+}
+
+// levels records the level of each line logged through it.
+type levels struct {
+	mu   *sync.Mutex
+	seen map[slog.Level]int
+}
+
+func (l levels) Enabled(context.Context, slog.Level) bool { return true }
+func (l levels) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen[r.Level]++
+	return nil
+}
+func (l levels) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l levels) WithGroup(string) slog.Handler      { return l }
+
+// The block writer's info lines, of its head, WAL and each block, reach the log at
+// debug: the backfill's own lines tell what a user needs.
+func TestBlockWriterLogsAtDebug(t *testing.T) {
+	rec := levels{mu: &sync.Mutex{}, seen: map[slog.Level]int{}}
+	dir := t.TempDir()
+	placesChatsAtTheirCloseTime(t, history.Blocks(dir, slog.New(rec), nil), func() map[string][]point { return readBlocks(t, dir) })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.seen[slog.LevelInfo] != 0 || rec.seen[slog.LevelDebug] == 0 {
+		t.Fatalf("lines by level %v: want debug ones and no info one", rec.seen)
 	}
 }
