@@ -27,7 +27,7 @@ fi
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-go build -o "$dir/peakrss" ./internal/cmd/peakrss
+go build -o "$dir/peakrss" ./cmd/peakrss
 if ! /usr/bin/time -v "$dir/peakrss" "${args[@]}" 2>"$dir/time.txt"; then
   cat "$dir/time.txt" >&2
   exit 1
