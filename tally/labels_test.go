@@ -2,7 +2,6 @@ package tally
 
 import (
 	"hash/fnv"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,17 +60,18 @@ func TestConnKeyIsFNV1a(t *testing.T) {
 	}
 }
 
-// The label sets a chat counts under: the labels of each group, cleaned, named by
-// the skills map, and bounded by max_label_values, a disposition's code and
-// description and an agent's id and name as one value each, so that they never
-// split into a mismatched pair.
+// The label values a chat counts under: cleaned, named by the skills map, and
+// bounded by max_label_values, a disposition's code and description and an agent's
+// id and name as one value each, so that they never split into a mismatched pair.
+// A record's values are given by label, and checked in every group that has the
+// label: a label added to a group is checked there with no change here.
 func TestBatchLabels(t *testing.T) {
-	type keys map[*Group][]string // a record's label values in each group
+	type values map[*Label]string // a record's value of each label checked
 	for _, tc := range []struct {
 		name     string
 		settings Settings
 		records  []wolkvox.Record
-		want     []keys // per record
+		want     []values // per record
 	}{
 		{
 			name:     "upstream text made a safe label; a skill named by the skills map",
@@ -80,11 +80,11 @@ func TestBatchLabels(t *testing.T) {
 				rec("a", func(r *wolkvox.Record) { r.Channel, r.SkillID, r.Feeling = "  Web \t chat ", " 12 ", "" }),
 				rec("b", func(r *wolkvox.Record) { r.SkillID, r.AgentName, r.CodActDescription = "99", "", "bad \xff" }),
 			},
-			want: []keys{
-				{ByChat: {"Web chat", "Ventas hogar", "unknown", "agent"}, ByScope: {"Web chat", "Ventas hogar"},
-					ByDisposition: {"Web chat", "Ventas hogar", "SALE", "Sale closed"}, ByAgent: {"7", "Luis"}},
-				{ByChat: {"whatsapp", "99", "neutral", "agent"}, ByScope: {"whatsapp", "99"},
-					ByDisposition: {"whatsapp", "99", "SALE", "bad \uFFFD"}, ByAgent: {"7", "unknown"}},
+			want: []values{
+				{Channel: "Web chat", Skill: "Ventas hogar", Feeling: "unknown", LastParticipant: "agent",
+					Code: "SALE", Description: "Sale closed", AgentID: "7", AgentName: "Luis"},
+				{Channel: "whatsapp", Skill: "99", Feeling: "neutral", LastParticipant: "agent",
+					Code: "SALE", Description: "bad \uFFFD", AgentID: "7", AgentName: "unknown"},
 			},
 		},
 		{
@@ -96,11 +96,11 @@ func TestBatchLabels(t *testing.T) {
 				rec("c", func(r *wolkvox.Record) { r.Channel, r.Feeling = "facebook", "neutral" }),
 				rec("d", func(r *wolkvox.Record) { r.Channel, r.Feeling = "web", "negative" }),
 			},
-			want: []keys{
-				{ByChat: {"web", "12", "positive", "agent"}},
-				{ByChat: {"whatsapp", "12", "negative", "agent"}},
-				{ByChat: {"other", "12", "other", "agent"}},
-				{ByChat: {"web", "12", "negative", "agent"}},
+			want: []values{
+				{Channel: "web", Skill: "12", Feeling: "positive"},
+				{Channel: "whatsapp", Skill: "12", Feeling: "negative"},
+				{Channel: "other", Skill: "12", Feeling: "other"},
+				{Channel: "web", Skill: "12", Feeling: "negative"},
 			},
 		},
 		{
@@ -112,11 +112,11 @@ func TestBatchLabels(t *testing.T) {
 				rec("c", func(r *wolkvox.Record) { r.CodAct, r.CodActDescription = "INFO", "Sale closed" }),
 				rec("d", func(r *wolkvox.Record) { r.CodAct, r.CodActDescription = "SALE", "Venta cerrada" }),
 			},
-			want: []keys{
-				{ByDisposition: {"whatsapp", "12", "SALE", "Sale closed"}},
-				{ByDisposition: {"whatsapp", "12", "SALE", "Venta cerrada"}},
-				{ByDisposition: {"whatsapp", "12", "other", "other"}},
-				{ByDisposition: {"whatsapp", "12", "SALE", "Venta cerrada"}},
+			want: []values{
+				{Code: "SALE", Description: "Sale closed"},
+				{Code: "SALE", Description: "Venta cerrada"},
+				{Code: "other", Description: "other"},
+				{Code: "SALE", Description: "Venta cerrada"},
 			},
 		},
 		{
@@ -126,13 +126,7 @@ func TestBatchLabels(t *testing.T) {
 				rec("a", func(r *wolkvox.Record) { r.AgentID, r.AgentName = "7", "Luis" }),
 				rec("b", func(r *wolkvox.Record) { r.AgentID, r.AgentName = "7", "Luis Gómez" }),
 			},
-			want: []keys{{ByAgent: {"7", "Luis"}}, {ByAgent: {"other", "other"}}},
-		},
-		{
-			name:     "without agent_metrics no agent series",
-			settings: settings(func(s *Settings) { s.AgentMetrics = false }),
-			records:  []wolkvox.Record{rec("a")},
-			want:     []keys{{ByAgent: nil, ByChat: {"whatsapp", "12", "neutral", "agent"}}},
+			want: []values{{AgentID: "7", AgentName: "Luis"}, {AgentID: "other", AgentName: "other"}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,18 +136,45 @@ func TestBatchLabels(t *testing.T) {
 				if !ok {
 					t.Fatalf("record %d not counted", i)
 				}
-				for g, want := range tc.want[i] {
+				checked := map[*Label]bool{}
+				for _, g := range Groups {
 					k, in := c.Key(g)
-					var got []string
-					if in {
-						got = k[:len(g.Labels)]
+					if !in {
+						t.Fatalf("record %d is not counted in %s", i, g.Name)
 					}
-					if !slices.Equal(got, want) {
-						t.Errorf("record %d counts in %s under %q, want %q", i, g.Name, got, want)
+					for _, l := range g.Labels {
+						want, ok := tc.want[i][l]
+						if !ok {
+							continue
+						}
+						checked[l] = true
+						if got := g.Value(k, l); got != want {
+							t.Errorf("record %d counts in %s under %s=%q, want %q", i, g.Name, l.Name, got, want)
+						}
 					}
+				}
+				if len(checked) != len(tc.want[i]) {
+					t.Errorf("record %d: a label of the test is in no group", i)
 				}
 			}
 		})
+	}
+}
+
+// Without agent_metrics a chat counts in no agent group, and in every other.
+func TestAgentGroupsOnlyWithAgentMetrics(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		b := NewBatch(New(settings(func(s *Settings) { s.AgentMetrics = on })), func(uint64) bool { return false }, 0)
+		r := rec("a")
+		c, ok := b.Count(&r)
+		if !ok {
+			t.Fatal("not counted")
+		}
+		for _, g := range Groups {
+			if _, in := c.Key(g); in != (on || !g.agent) {
+				t.Errorf("agent_metrics %v: counted in %s %v", on, g.Name, in)
+			}
+		}
 	}
 }
 
