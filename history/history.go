@@ -261,9 +261,14 @@ func (w *Writer) Resume(data []byte) error {
 	if p.Labeling != w.settings.Labeling() {
 		return errors.New("the history was written with other skill names, buckets or label limits")
 	}
-	base, err := tally.Restore(w.settings, p.Saved)
+	base, restarted, err := tally.Restore(w.settings, p.Saved)
 	if err != nil {
 		return fmt.Errorf("read the history's progress: %w", err)
+	}
+	if len(restarted) > 0 {
+		// The days written hold the old labels: counters going on under the new
+		// ones would not join them.
+		return fmt.Errorf("the history was written with other labels in %s: %w", restarted[0].Name, tally.ErrOtherLabels)
 	}
 	w.base = base
 	return nil

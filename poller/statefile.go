@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -73,9 +74,12 @@ func (st *Store) load(s *Settings, now time.Time, logger log.Logger) (loaded *st
 		level.Info(logger).Log("msg", "no saved state: counting starts now", "file", path)
 		return nil, false
 	}
-	var reason string
+	var (
+		reason    string
+		restarted []*tally.Group
+	)
 	if err == nil {
-		loaded, reason, err = decodeState(data, s)
+		loaded, restarted, reason, err = decodeState(data, s)
 	} else {
 		reason = "unreadable"
 	}
@@ -89,6 +93,10 @@ func (st *Store) load(s *Settings, now time.Time, logger log.Logger) (loaded *st
 	}
 	level.Info(logger).Log("msg", "saved state loaded: counters continue", "file", path,
 		"cursor", logtime.Format(loaded.cursor), "tracked_chats", len(loaded.seen))
+	for _, g := range restarted {
+		level.Warn(logger).Log("msg", "counts saved under other labels restart from zero; each chat is still counted once",
+			"families", strings.Join(g.FamilyNames(), ","), "labels_now", strings.Join(g.LabelNames(), ","), "file", path)
+	}
 	return loaded, false
 }
 
@@ -240,35 +248,33 @@ func (e *stateError) Error() string { return e.msg }
 
 func badState(format string, args ...any) error { return &stateError{fmt.Sprintf(format, args...)} }
 
-// decodeState turns a saved file back into a state for settings s. On error, reason
-// says why, as a short word for the set-aside file name.
-func decodeState(data []byte, s *Settings) (*state, string, error) {
+// decodeState turns a saved file back into a state for settings s, and names the
+// groups whose counts restart: saved under labels they no longer have. On error,
+// reason says why, as a short word for the set-aside file name.
+func decodeState(data []byte, s *Settings) (_ *state, restarted []*tally.Group, reason string, _ error) {
 	f, reason, err := readStateFile(data)
 	if err != nil {
-		return nil, reason, err
+		return nil, nil, reason, err
 	}
 	if f.Operation != s.Config.Name || f.Upstream != Upstream(s.Config) {
-		return nil, "other-upstream", fmt.Errorf("the state is of operation %q at %s, the config says %q at %s",
+		return nil, nil, "other-upstream", fmt.Errorf("the state is of operation %q at %s, the config says %q at %s",
 			f.Operation, f.Upstream, s.Config.Name, Upstream(s.Config))
 	}
 	st := newState(s)
 	if err := f.restoreProgress(st); err != nil {
-		return nil, "corrupt", err
+		return nil, nil, "corrupt", err
 	}
 	if f.Labeling != s.Tally.Labeling() {
 		// Counts were made under other labels or buckets: they restart, and the
 		// cursor and dedupe memory still keep every chat counted once.
-		return st, "", nil
+		return st, nil, "", nil
 	}
-	restored, err := tally.Restore(s.Tally, f.Saved)
-	switch {
-	case errors.Is(err, tally.ErrOtherLabels):
-		return st, "", nil // a group has other labels since: as above
-	case err != nil:
-		return nil, "corrupt", err
+	restored, restarted, err := tally.Restore(s.Tally, f.Saved)
+	if err != nil {
+		return nil, nil, "corrupt", err
 	}
 	st.tally = restored
-	return st, "", nil
+	return st, restarted, "", nil
 }
 
 // readStateFile decodes a state file of this version or the one before.

@@ -1,8 +1,11 @@
 package poller_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +22,68 @@ import (
 // 2026-11-23 10:00 in Bogota) loads with its counts: counters go on across the
 // upgrade.
 func TestStateFileOfThePreviousVersionLoads(t *testing.T) {
-	dir := t.TempDir()
+	st, _ := loadStateFile(t, readFixture(t))
+	if st.LoadFailures != 0 {
+		t.Fatalf("the state file was set aside")
+	}
+	for _, name := range []string{"wolkvox_chats_total", "wolkvox_agent_chats_total"} {
+		if total := familyTotal(st, name); total != 95 {
+			t.Errorf("%s: %v after loading, want the 95 saved", name, total)
+		}
+	}
+	if st.Tracked != 95 {
+		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
+	}
+}
+
+// A state file whose chats group was saved without a label the group has now (as
+// after an upgrade that adds one) loads: the chats group's counts restart, with a
+// warning naming its families, and the other groups' counts and the dedupe memory
+// go on, so that each chat is still counted once.
+func TestStateFileWithALabelLessRestartsThatGroup(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal(readFixture(t), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range m["series"].(map[string]any)["chats"].([]any) {
+		delete(set.(map[string]any), "last_participant")
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, logs := loadStateFile(t, data)
+	if st.LoadFailures != 0 {
+		t.Fatalf("the state file was set aside")
+	}
+	if got := familyTotal(st, "wolkvox_chats_total"); got != 0 {
+		t.Errorf("wolkvox_chats_total: %v after loading, want 0: its labels changed", got)
+	}
+	if got := familyTotal(st, "wolkvox_agent_chats_total"); got != 95 {
+		t.Errorf("wolkvox_agent_chats_total: %v after loading, want the 95 saved", got)
+	}
+	if st.Tracked != 95 {
+		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
+	}
+	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "families=wolkvox_chats_total") {
+		t.Errorf("no warning naming the restarted families:\n%s", logs)
+	}
+}
+
+func readFixture(t *testing.T) []byte {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "state-2026-12-before-declarative-labels.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data
+}
+
+// loadStateFile starts operation main of the fixture (95 chats, with agent
+// metrics) from a state file holding data, and returns its status and its log.
+func loadStateFile(t *testing.T, data []byte) (poller.Status, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.json"), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -38,22 +98,18 @@ func TestStateFileOfThePreviousVersionLoads(t *testing.T) {
 	}
 	s := &poller.Settings{Config: op, Tally: tally.SettingsOf(op, cfg.Histograms), Client: client}
 	at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
-	o := poller.New(s, func() time.Time { return at }, log.NewNopLogger(), poller.OpenStorage(dir))
-	st := o.Status()
-	if st.LoadFailures != 0 {
-		t.Fatalf("the state file was set aside")
-	}
+	var logs bytes.Buffer
+	o := poller.New(s, func() time.Time { return at }, log.NewLogfmtLogger(&logs), poller.OpenStorage(dir))
+	return o.Status(), &logs
+}
+
+// familyTotal is the sum of the counter family name's series.
+func familyTotal(st poller.Status, name string) float64 {
+	total := 0.0
 	for _, f := range tally.Families {
-		if f.Name != "wolkvox_chats_total" && f.Name != "wolkvox_agent_chats_total" {
-			continue
-		}
-		total := 0.0
-		st.Tally.Each(f, func(_ tally.Labels, c *tally.Cell, _ time.Time) { total += c.Sum })
-		if total != 95 {
-			t.Errorf("%s: %v after loading, want the 95 saved", f.Name, total)
+		if f.Name == name {
+			st.Tally.Each(f, func(_ tally.Labels, c *tally.Cell, _ time.Time) { total += c.Sum })
 		}
 	}
-	if st.Tracked != 95 {
-		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
-	}
+	return total
 }

@@ -189,7 +189,7 @@ func keysOf(t *testing.T, base *Tally, records []wolkvox.Record, sizes []int, re
 		tl.Merge(b.Delta, time.Time{})
 		if restart {
 			var err error
-			if tl, err = Restore(tl.settings, roundTrip(t, tl.Save())); err != nil {
+			if tl, _, err = Restore(tl.settings, roundTrip(t, tl.Save())); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -130,6 +130,15 @@ func (g *Group) LabelNames() []string {
 	return names
 }
 
+// FamilyNames are the names of the group's families.
+func (g *Group) FamilyNames() []string {
+	names := make([]string, len(g.families))
+	for i, f := range g.families {
+		names[i] = f.Name
+	}
+	return names
+}
+
 // counts tells whether chats are counted in the group under s.
 func (g *Group) counts(s Settings) bool { return !g.agent || s.AgentMetrics }
 

@@ -146,10 +146,11 @@ func (g *Group) savedLabels() []string {
 // counts cannot go on under other labels.
 var ErrOtherLabels = errors.New("series saved with other labels")
 
-// Restore returns the Tally that saved holds, counted under settings s. Saved
-// values that no Tally could hold (negative or infinite counts, buckets that are
-// not the settings') are an error.
-func Restore(s Settings, saved Saved) (*Tally, error) {
+// Restore returns the Tally that saved holds, counted under settings s, and the
+// groups whose series were saved under other labels (ErrOtherLabels): their counts
+// restart, the other groups' go on. Saved values that no Tally could hold
+// (negative or infinite counts, buckets that are not the settings') are an error.
+func Restore(s Settings, saved Saved) (*Tally, []*Group, error) {
 	t := New(s)
 	for label, values := range saved.Labels {
 		known := map[string]struct{}{}
@@ -160,31 +161,46 @@ func Restore(s Settings, saved Saved) (*Tally, error) {
 	}
 	for reason, v := range saved.Skipped {
 		if !ValidCount(v) {
-			return nil, fmt.Errorf("invalid skipped counter %q = %v", reason, v)
+			return nil, nil, fmt.Errorf("invalid skipped counter %q = %v", reason, v)
 		}
 		t.Skipped[reason] = v
 	}
 	if !ValidCount(saved.Folded) {
-		return nil, fmt.Errorf("invalid folded counter %v", saved.Folded)
+		return nil, nil, fmt.Errorf("invalid folded counter %v", saved.Folded)
 	}
 	t.Folded = saved.Folded
-	for name, group := range saved.Series {
-		i := slices.IndexFunc(Groups, func(g *Group) bool { return g.Name == name })
-		if i < 0 || Groups[i].agent && !s.AgentMetrics {
-			return nil, fmt.Errorf("series of %q are not counted under these settings", name)
+	var restarted []*Group
+	for _, g := range Groups {
+		group, ok := saved.Series[g.Name]
+		if !ok {
+			continue
+		}
+		if !g.counts(s) {
+			return nil, nil, fmt.Errorf("series of %q are not counted under these settings", g.Name)
 		}
 		if group.sets == nil && group.encoded != nil {
 			if err := json.Unmarshal(group.encoded, &group.sets); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		for _, set := range group.sets {
-			if err := t.restoreLabelSet(Groups[i], set); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+			err := t.restoreLabelSet(g, set)
+			if errors.Is(err, ErrOtherLabels) {
+				t.clear(g)
+				restarted = append(restarted, g)
+				break
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", g.Name, err)
 			}
 		}
 	}
-	return t, nil
+	for name := range saved.Series {
+		if !slices.ContainsFunc(Groups, func(g *Group) bool { return g.Name == name }) {
+			return nil, nil, fmt.Errorf("series of %q are not counted under these settings", name)
+		}
+	}
+	return t, restarted, nil
 }
 
 // savedSet reads one saved label set, keeping count of the keys read.

@@ -3,7 +3,6 @@ package tally
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"maps"
 	"math"
 	"os"
@@ -43,9 +42,9 @@ func TestSavedRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(data, &saved); err != nil {
 		t.Fatalf("the saved form is not JSON: %v\n%s", err, data)
 	}
-	back, err := Restore(s, saved)
-	if err != nil {
-		t.Fatal(err)
+	back, restarted, err := Restore(s, saved)
+	if err != nil || len(restarted) > 0 {
+		t.Fatal(err, restarted)
 	}
 	if back.SeriesCount() != orig.SeriesCount() || back.Size() != orig.Size() {
 		t.Errorf("restored %d series of %d bytes, saved %d of %d", back.SeriesCount(), back.Size(), orig.SeriesCount(), orig.Size())
@@ -104,9 +103,9 @@ func TestSaveRestoreEveryFamily(t *testing.T) {
 		t.Fatalf("folded %v, skipped %v: the test proves nothing there", orig.Folded, orig.Skipped)
 	}
 
-	back, err := Restore(s, roundTrip(t, orig.Save()))
-	if err != nil {
-		t.Fatal(err)
+	back, restarted, err := Restore(s, roundTrip(t, orig.Save()))
+	if err != nil || len(restarted) > 0 {
+		t.Fatal(err, restarted)
 	}
 	for _, g := range Groups {
 		if !reflect.DeepEqual(back.series[g.index], orig.series[g.index]) {
@@ -144,9 +143,9 @@ func readSaved(t *testing.T, name string) Saved {
 // A saved Tally written by this version is read with the names it was written
 // under: of groups, labels and each family's values.
 func TestRestoreSavedFile(t *testing.T) {
-	tl, err := Restore(settings(func(s *Settings) { s.Histograms = oneBound }), readSaved(t, "saved.json"))
-	if err != nil {
-		t.Fatal(err)
+	tl, restarted, err := Restore(settings(func(s *Settings) { s.Histograms = oneBound }), readSaved(t, "saved.json"))
+	if err != nil || len(restarted) > 0 {
+		t.Fatal(err, restarted)
 	}
 	want := map[string]float64{
 		"wolkvox_chats_total": 1, "wolkvox_chat_answer_delay_seconds": 1, "wolkvox_chat_duration_seconds{timed_out=true}": 1,
@@ -171,21 +170,76 @@ func TestRestoreSavedFile(t *testing.T) {
 	}
 }
 
-// Saved values no Tally could hold are an error; so are series saved with other
-// labels than their group has now, reported as ErrOtherLabels: counts cannot go on
-// under them.
+// Series saved with other labels than their group has now (a label added to the
+// group, or taken from it, since) cannot go on under the new labels: that group's
+// counts restart, and the other groups' go on.
+func TestRestoreRestartsAGroupSavedUnderOtherLabels(t *testing.T) {
+	s := settings(func(s *Settings) { s.Histograms = oneBound })
+	all, _, err := Restore(s, readSaved(t, "saved.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		file string
+		edit func(saved map[string]any)
+	}{
+		{name: "a label the group now has is missing", file: "saved-without-last-participant.json"},
+		{name: "a label the group does not have", edit: func(m map[string]any) { set(m, "chats", "queue", "vip") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, restarted, err := Restore(s, edited(t, cmp.Or(tc.file, "saved.json"), tc.edit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(restarted, []*Group{ByChat}) {
+				t.Fatalf("restarted %v, want the chats group", restarted)
+			}
+			got, want := observed(tl), observed(all)
+			if got[ChatsFamily.Name] != 0 {
+				t.Errorf("%v chats restored under labels the group no longer has", got[ChatsFamily.Name])
+			}
+			delete(want, ChatsFamily.Name)
+			delete(got, ChatsFamily.Name)
+			if !maps.Equal(got, want) {
+				t.Errorf("the other groups restored\n%v\nwant\n%v", got, want)
+			}
+			if tl.SeriesCount() != all.SeriesCount()-len(all.series[ByChat.index]) {
+				t.Errorf("%d series counted, want %d less the chats group's %d", tl.SeriesCount(), all.SeriesCount(), len(all.series[ByChat.index]))
+			}
+		})
+	}
+}
+
+// edited is the saved Tally of testdata file name, edited as saved JSON.
+func edited(t *testing.T, name string, edit func(map[string]any)) Saved {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(mustRead(t, name), &m); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(m)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved Saved
+	if err := json.Unmarshal(data, &saved); err != nil {
+		t.Fatal(err)
+	}
+	return saved
+}
+
+// Saved values no Tally could hold are an error.
 func TestRestoreRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		settings Settings
-		file     string
 		edit     func(saved map[string]any)
-		other    bool   // the error is ErrOtherLabels
 		mentions string // in the error
 	}{
-		{name: "a label a group now has is missing", file: "saved-without-last-participant.json", other: true, mentions: "last_participant"},
-		{name: "a label the group does not have", other: true, mentions: "unknown keys",
-			edit: func(m map[string]any) { set(m, "chats", "queue", "vip") }},
 		{name: "agents without agent_metrics", settings: settings(func(s *Settings) { s.Histograms, s.AgentMetrics = oneBound, false }),
 			mentions: `"agents"`},
 		{name: "a group that does not exist", mentions: `"queues"`,
@@ -200,32 +254,16 @@ func TestRestoreRejects(t *testing.T) {
 		{name: "a label value that is not text", mentions: "channel", edit: func(m map[string]any) { set(m, "chats", "channel", 7) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := cmp.Or(tc.file, "saved.json")
-			var m map[string]any
-			if err := json.Unmarshal(mustRead(t, file), &m); err != nil {
-				t.Fatal(err)
-			}
-			if tc.edit != nil {
-				tc.edit(m)
-			}
-			data, err := json.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var saved Saved
-			if err := json.Unmarshal(data, &saved); err != nil {
-				t.Fatal(err)
-			}
 			s := tc.settings
 			if s.Operation == "" {
 				s = settings(func(s *Settings) { s.Histograms = oneBound })
 			}
-			_, err = Restore(s, saved)
+			_, _, err := Restore(s, edited(t, "saved.json", tc.edit))
 			if err == nil {
 				t.Fatal("restored")
 			}
-			if errors.Is(err, ErrOtherLabels) != tc.other || !strings.Contains(err.Error(), tc.mentions) {
-				t.Errorf("error %q: want ErrOtherLabels %v, mentioning %s", err, tc.other, tc.mentions)
+			if !strings.Contains(err.Error(), tc.mentions) {
+				t.Errorf("error %q: want it mentioning %s", err, tc.mentions)
 			}
 		})
 	}

@@ -145,6 +145,16 @@ func (t *Tally) entry(g *Group, k Key, born time.Time) *Series {
 	return s
 }
 
+// clear drops the series of group g.
+func (t *Tally) clear(g *Group) {
+	for k := range t.series[g.index] {
+		n, size := t.cost(g, k)
+		t.count -= n
+		t.size -= size
+	}
+	t.series[g.index] = map[Key]*Series{}
+}
+
 // Add counts c, whose new label sets are born at born.
 func (t *Tally) Add(c *Chat, born time.Time) {
 	for _, g := range Groups {
