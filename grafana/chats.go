@@ -49,10 +49,10 @@ func chatsDashboard(day day) *dashboard.DashboardBuilder {
 		ratio(chat("wolkvox_chat_answer_delay_seconds_bucket", slBucket), chat("wolkvox_chat_answer_delay_seconds_count"), "channel")))
 	d = d.WithPanel(percentiles("Answer delay p50 / p90 / p99", sentences(
 		"Time from the customer starting the chat to the agent answering (ASA), in seconds: half, 90% and 99% of the chats were answered within these.",
-		windowText, fewText), unitSeconds, "wolkvox_chat_answer_delay_seconds", chat, ""))
+		windowText, fewText), unitDuration, "wolkvox_chat_answer_delay_seconds", chat, ""))
 	d = d.WithPanel(lines("Answer delay p90 by skill", sentences(
 		"90% of each skill's chats were answered within this many seconds. Skills show by the names the exporter's skills map gives them, or by their Wolkvox id.",
-		windowText, fewText), 12, unitSeconds,
+		windowText, fewText), 12, unitDuration,
 		target{quantile(0.9, "wolkvox_chat_answer_delay_seconds", chat, "skill"), "skill {{skill}}"}).
 		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeTable).Placement(common.LegendPlacementRight).
 			ShowLegend(true).Calcs([]string{"mean", "max"}).SortBy("Max").SortDesc(true)))

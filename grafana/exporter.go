@@ -48,7 +48,7 @@ func exporterDashboard(day day) *dashboard.DashboardBuilder {
 			"Calls per hour of each API (chat_1, and the real-time chats and agents) by result, not stacked; results with no call in the window are not drawn. Each call of any API costs one of the token's daily quota.",
 			windowText, sinceStartText), 12, unitPerHour,
 			target{callsPerHour(op("wolkvox_api_requests_total"), "operation", "api", "result") + " > 0", "{{operation}} · {{api}} · {{result}}"}), resultColors)).
-		WithPanel(lines("API request latency p50 / p90 / p99", sentences("Duration of API calls, in seconds, by API.", windowText), 12, unitSeconds,
+		WithPanel(lines("API request latency p50 / p90 / p99", sentences("Duration of API calls, in seconds, by API.", windowText), 12, unitDuration,
 			target{latency(0.5), "p50 {{operation}} {{api}}"}, target{latency(0.9), "p90 {{operation}} {{api}}"}, target{latency(0.99), "p99 {{operation}} {{api}}"})).
 		WithPanel(lines("Records per answer", "Records in each operation's last successful answer; 60,000 is the API's cap.", 12, unitCount,
 			target{op("wolkvox_last_query_records"), "{{operation}}"})).

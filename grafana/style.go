@@ -17,16 +17,13 @@ import (
 
 // The look of the dashboards: each panel kind, unit and colour written once.
 
-// The units. Stats write durations in short units that grow with the value ("15
-// s", "2 hour"). Charts keep a unit of their own, so that ticks fall on round
-// numbers of what the axis shows, and leave decimals to Grafana, which takes them
-// from the spacing of the ticks: no two ticks read alike.
+// The units: Grafana's own where it has one, so that a duration reads "15 s",
+// "2.5 min" or "1.2 hour" as it grows, on stats and chart axes alike.
 const (
 	unitCount    = "none"
 	unitShare    = "percentunit"
-	unitDuration = "s"          // stats only: it rescales to min and hour
-	unitSeconds  = "suffix:s"   // chart axes of seconds
-	unitMinutes  = "suffix:min" // chart axes of minutes: the query divides by 60
+	unitDuration = "s"
+	unitMinutes  = "m" // durations the query gives in minutes
 	unitPerHour  = "suffix:/h"
 	// unitCharacters has no unit of Grafana's own.
 	unitCharacters = "suffix: chars"
