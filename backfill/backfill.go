@@ -75,6 +75,9 @@ type run struct {
 	loc      *time.Location
 	end      time.Time // where the history ends
 	endsLive bool      // where live counting began
+	// liveSince is when live counting began, as --storage.path says; zero if it
+	// has not, or no --storage.path was given.
+	liveSince time.Time
 	// seeds: live counting has not begun, and will go on from where the history
 	// ends, from its counts (Store.Seed).
 	seeds    bool
@@ -106,6 +109,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if r.progress, err = readProgress(o, r.out, first.In(r.loc).Format(time.DateOnly)); err != nil {
 		return r.sum, err
 	}
+	r.warnRestartAtEnd()
 	next, err := day(r.progress.Next, r.loc)
 	if err != nil {
 		return r.sum, fmt.Errorf("%s: the next day to read: %w", r.out.progressPath(), err)
@@ -188,8 +192,27 @@ func (r *run) historyEnd(last time.Time) (time.Time, error) {
 		return end, fmt.Errorf("--to %s overlaps live counting, which began at %s: the last day to backfill is %s",
 			o.To, since.In(r.loc).Format(time.RFC3339), lastDayBefore(since, r.loc))
 	}
-	r.endsLive = !since.After(end)
+	r.endsLive, r.liveSince = !since.After(end), since
 	return times.Earlier(since, end), nil
+}
+
+// warnRestartAtEnd warns when what Prometheus holds after the history's end starts
+// its counters from zero: live counting that began without the history's counts, or,
+// where live counting began later, another run's days or a gap. Over the day that
+// holds such a restart, increase(...[1d]) extrapolates and is not exact.
+func (r *run) warnRestartAtEnd() {
+	var after string
+	switch {
+	case r.liveSince.IsZero() || r.endsLive && r.progress.SeededLive == r.end.Unix():
+		return // no live counting known, or it goes on from this history's counts
+	case r.endsLive:
+		after = "live counting, which began there without this history's counts,"
+	default:
+		after = fmt.Sprintf("what Prometheus holds from there on (another backfill's days; live counting began only at %s)",
+			r.liveSince.In(r.loc).Format(time.RFC3339))
+	}
+	fmt.Fprintf(r.o.Out, "warning: the history ends at %s, and %s starts its counters from 0 there: that day's count by the counters' difference between midnights is then not exact; with Prometheus 3, increase(...[1d] anchored) is (docs/metrics.md: Counts per day)\n",
+		r.end.In(r.loc).Format(time.RFC3339), after)
 }
 
 // seedEnd is where the history of days up to end ends when live counting has not
