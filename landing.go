@@ -17,7 +17,6 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
-	"github.com/wolkvox-exporter/wolkvox_exporter/internal/logtime"
 	"github.com/wolkvox-exporter/wolkvox_exporter/poller"
 )
 
@@ -88,12 +87,14 @@ var statusPage = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <style>body { font-family: sans-serif; } table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }</style>
 </head><body>
 <table>
-<tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>no call before</th><th>open now</th></tr>
+<tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>calls paused until</th><th>open now</th></tr>
 {{- range .Operations}}
 <tr><td>{{.Name}}</td><td>{{if .Up}}up{{else if .Called}}<strong>down</strong>{{else}}no call yet{{end}}</td><td>{{.LastSuccess}}</td><td>{{.Chats}}</td><td>{{.BackoffUntil}}</td><td>{{.Now}}</td></tr>
 {{- end}}
 </table>
-<p>The exporter calls the API only when <code>{{.MetricsPath}}</code> is scraped, at most once a <code>min_interval</code>; this is the state the last call left. Times are in this machine's time zone.</p>
+<p>The exporter calls the API only when <code>{{.MetricsPath}}</code> is scraped, at most once a <code>min_interval</code>; this is the state the last call left.
+After a failed or refused call it pauses its calls for a while, longer after each failure: "calls paused until" says until when.
+Times are in each operation's time zone.</p>
 </body></html>
 `))
 
@@ -124,21 +125,25 @@ func status(coll *collector.Collector, metricsPath string) http.HandlerFunc {
 }
 
 func landingRow(coll *collector.Collector, st poller.Status) landingOperation {
-	row := landingOperation{Name: st.Config.Name, Up: st.Up, LastSuccess: "never", BackoffUntil: "-"}
+	row := landingOperation{Name: st.Config.Name, Up: st.Up, LastSuccess: "never", BackoffUntil: "not paused"}
 	for _, n := range st.Requests {
 		row.Called = row.Called || n > 0
 	}
+	local := func(t time.Time) string {
+		return t.In(st.Config.Location()).Format(time.DateTime) + " " + st.Config.Location().String()
+	}
 	if !st.LastSuccess.IsZero() {
-		row.LastSuccess = logtime.Format(st.LastSuccess) + " (" + time.Since(st.LastSuccess).Round(time.Second).String() + " ago)"
+		row.LastSuccess = local(st.LastSuccess) + " (" + ago(st.LastSuccess) + ")"
 	}
 	if st.BackoffUntil.After(time.Now()) {
-		row.BackoffUntil = logtime.Format(st.BackoffUntil)
+		row.BackoffUntil = local(st.BackoffUntil) + " (in " + time.Until(st.BackoffUntil).Round(time.Second).String() + ")"
 	}
 	row.Now = landingNow(coll.Now(st))
 	shown, held := coll.Chats(st)
 	row.Chats = strconv.FormatFloat(shown, 'f', -1, 64)
 	if held > 0 {
-		row.Chats += ", and " + strconv.FormatFloat(held, 'f', -1, 64) + " in label sets first seen lately, which /metrics shows at 0 until the new-series hold ends"
+		row.Chats += ", and " + strconv.FormatFloat(held, 'f', -1, 64) +
+			" more soon: a channel, skill or other label value new to /metrics shows 0 at first (for --collector.new-series-hold, 1m by default), so that Prometheus counts its chats from 0"
 	}
 	return row
 }
