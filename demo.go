@@ -25,7 +25,7 @@ operations:
     overlap: 10m
     request_timeout: 10s
     daily_quota: 10000
-    skills: {"12": sales, "14": support, "17": collections, "21": complaints}
+    skills: {"12": sales, "14": support, "17": collections, "21": complaints, "30": after-sales}
     realtime:
       interval: 1m
 `
