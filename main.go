@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -85,9 +86,18 @@ func newApp(stdout, stderr io.Writer) (*kingpin.Application, *flags, *backfillCo
 	backfillCmd := addBackfillCommand(app)
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
-	// --help lists every command with its flags: the server's too, the default.
-	app.UsageTemplate(kingpin.LongHelpTemplate)
 	return app, f, backfillCmd
+}
+
+// usageFor makes --help list every command with its flags, the server's too, the
+// default's; the help of one command, named in args, lists its own.
+func usageFor(app *kingpin.Application, args []string) {
+	for _, cmd := range app.Model().Commands {
+		if cmd.Name != "help" && slices.Contains(args, cmd.Name) {
+			return
+		}
+	}
+	app.UsageTemplate(kingpin.LongHelpTemplate)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -95,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fillVersion(info)
 	}
 	app, f, backfillCmd := newApp(stdout, stderr)
+	usageFor(app, args)
 	command, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
