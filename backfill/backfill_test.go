@@ -23,6 +23,7 @@ import (
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/history"
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/blocktest"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -36,23 +37,6 @@ var bogota = func() *time.Location {
 
 // firstDay is the first of the days the tests backfill; now is two days after the last.
 var firstDay = time.Date(2026, 11, 20, 0, 0, 0, 0, bogota)
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // setup serves traffic as the API would, with opts, and returns an operation that
 // reads it and options to backfill days from firstDay, as blocks, into a directory.
@@ -236,8 +220,8 @@ func TestBackfillStopsAtTheQuotaAndGoesOn(t *testing.T) {
 	for _, format := range formats {
 		t.Run(format.name, func(t *testing.T) {
 			traffic := simulator.NewTraffic(5, 120)
-			quotaDay := &clock{t: firstDay.AddDate(0, 0, 10)}
-			sim, o := setup(t, traffic, simulator.Options{DailyQuota: 2, Now: quotaDay.now, RecordCap: 5000}, 4, "")
+			quotaDay := testkit.NewClock(firstDay.AddDate(0, 0, 10))
+			sim, o := setup(t, traffic, simulator.Options{DailyQuota: 2, Now: quotaDay.Now, RecordCap: 5000}, 4, "")
 			format.output(&o)
 			o.RecordCap = 5000 // a day a call: the days hold about 2,900 chats each
 			_, err := backfill.Run(context.Background(), o)
@@ -249,7 +233,7 @@ func TestBackfillStopsAtTheQuotaAndGoesOn(t *testing.T) {
 			if got := at[firstDay.AddDate(0, 0, 2).Unix()] - at[firstDay.Unix()]; got != want[0]+want[1] {
 				t.Fatalf("the stopped run wrote %v chats for two days, want %v", got, want[0]+want[1])
 			}
-			quotaDay.set(quotaDay.now().AddDate(0, 0, 1))
+			quotaDay.Set(quotaDay.Now().AddDate(0, 0, 1))
 			sum, err := backfill.Run(context.Background(), o)
 			if err != nil || sum.Days != 2 {
 				t.Fatalf("the second run: %+v, %v; want the 2 days left", sum, err)

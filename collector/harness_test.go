@@ -21,6 +21,7 @@ import (
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 )
 
 const testToken = "tok-9c1e77-do-not-leak"
@@ -35,24 +36,6 @@ var bogota = func() *time.Location {
 	}
 	return loc
 }()
-
-// fakeClock is the collector's clock in tests: time moves only when a test says so.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // syncBuffer collects log output written from several goroutines.
 type syncBuffer struct {
@@ -99,7 +82,7 @@ func (r *recorder) Windows() []window {
 // harness is a collector on a fake clock, pointed at an httptest upstream.
 type harness struct {
 	t        *testing.T
-	clock    *fakeClock
+	clock    *testkit.Clock // the collector's: time moves only when a test says so
 	upstream *recorder
 	coll     *collector.Collector
 	reg      *prometheus.Registry
@@ -115,7 +98,7 @@ func newHarness(t *testing.T, upstream http.Handler, cfgYAML string, opts ...col
 	t.Helper()
 	h := &harness{
 		t:        t,
-		clock:    &fakeClock{t: startTime},
+		clock:    testkit.NewClock(startTime),
 		upstream: &recorder{next: upstream},
 		logs:     &syncBuffer{},
 		cfgYAML:  cfgYAML,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 	"github.com/wolkvox-exporter/wolkvox_exporter/simulator"
 )
 
@@ -117,7 +118,7 @@ func TestReconcileCountsLateChats(t *testing.T) {
 		{"Santiago, skipped midnight", "America/Santiago", mustTime(t, "2026-09-05T22:00:00-04:00"), mustTime(t, "2026-09-06T01:00:00-03:00"), 24},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			loc := mustZone(t, tc.zone)
+			loc := testkit.Zone(t, tc.zone)
 			src := simulator.NewTraffic(7, 600)
 			r := newDayRun(t, src, tc.zone, tc.start, simulator.Options{Location: loc, VisibilityDelay: lateDelay}, "")
 			rereadAt := tc.midnight.Add(2 * time.Hour)
@@ -198,15 +199,6 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v
-}
-
-func mustZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
 }
 
 func wire10(t time.Time, loc *time.Location) string { return t.In(loc).Format("20060102150405") }

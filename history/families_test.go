@@ -3,12 +3,10 @@ package history_test
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"fmt"
 	"maps"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +14,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/collector"
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
@@ -106,56 +102,22 @@ func historyFamilies(t *testing.T, cfgYAML string, chats simulator.Chats, day ti
 }
 
 // blockFamilies reads the families of the blocks in dir, leaving out the target
-// labels named. A block keeps no types: a name with le buckets is a histogram's.
+// labels named.
 func blockFamilies(t *testing.T, dir string, target ...string) map[string]familyShape {
 	t.Helper()
-	names := map[string]map[string]bool{}
-	bounds := map[string][]string{}
-	for _, s := range blocktest.Read(t, dir) {
-		lbls := s.Labels
-		name := lbls.Get(model.MetricNameLabel)
-		if base, ok := strings.CutSuffix(name, "_bucket"); ok && lbls.Has("le") {
-			name = base
-			if le := lbls.Get("le"); le != "+Inf" && !slices.Contains(bounds[name], le) {
-				bounds[name] = append(bounds[name], le)
-			}
-		}
-		if names[name] == nil {
-			names[name] = map[string]bool{}
-		}
-		lbls.Range(func(l labels.Label) {
-			if l.Name != model.MetricNameLabel && l.Name != "le" && !slices.Contains(target, l.Name) {
-				names[name][l.Name] = true
-			}
-		})
-	}
 	out := map[string]familyShape{}
-	for name, labelNames := range names {
-		base := strings.TrimSuffix(strings.TrimSuffix(name, "_count"), "_sum")
-		if _, histogram := bounds[base]; histogram && base != name {
-			continue // a histogram's count or sum
-		}
-		shape := familyShape{kind: "counter", labels: strings.Join(slices.Sorted(maps.Keys(labelNames)), ",")}
-		if b, ok := bounds[name]; ok {
-			slices.SortFunc(b, func(x, y string) int { return cmp.Compare(parseFloat(t, x), parseFloat(t, y)) })
+	for name, f := range blocktest.Families(t, dir, target...) {
+		shape := familyShape{kind: "counter", labels: strings.Join(f.Labels, ",")}
+		if f.Histogram {
 			var values []string
-			for _, v := range b {
-				values = append(values, fmt.Sprint(parseFloat(t, v)))
+			for _, v := range f.Bounds {
+				values = append(values, fmt.Sprint(v))
 			}
 			shape.kind, shape.bounds = "histogram", strings.Join(values, ",")
 		}
 		out[name] = shape
 	}
 	return out
-}
-
-func parseFloat(t *testing.T, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // openMetricsFamilies reads the families of OpenMetrics text, leaving out the

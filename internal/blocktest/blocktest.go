@@ -1,5 +1,6 @@
 // Package blocktest reads Prometheus TSDB blocks back for tests, as Prometheus would
-// read them: every sample of every series, with a check that no two blocks overlap.
+// read them: every sample of every series, with a check that no two blocks overlap,
+// and the metric families the series make.
 package blocktest
 
 import (

@@ -3,7 +3,8 @@
 // from the panel's width or maxDataPoints and its interval, the time range rounded
 // down to the step, an instant query evaluated at the rounded end, and Grafana's
 // variables. Grafana's rules are those of its Prometheus data source (pkg/promlib),
-// as observed against Grafana 12.4.
+// as observed against Grafana 12.4. It also reads the dashboards the grafana package
+// builds, panel by panel, and says how wide a panel is drawn.
 package grafanatest
 
 import (
@@ -88,23 +89,20 @@ func (v View) Queries(p Panel) ([]Query, error) {
 		"__range":         strconv.FormatInt(rangeSeconds(to.Sub(from)), 10) + "s",
 		"__range_s":       strconv.FormatInt(rangeSeconds(to.Sub(from)), 10),
 		"__range_ms":      strconv.FormatInt(to.Sub(from).Milliseconds(), 10),
-		"__interval":      promDuration(step),
+		"__interval":      PromDuration(step),
 		"__interval_ms":   strconv.FormatInt(step.Milliseconds(), 10),
-		"__rate_interval": promDuration(max(step+v.scrapeInterval(), 4*v.scrapeInterval())),
+		"__rate_interval": PromDuration(max(step+v.scrapeInterval(), 4*v.scrapeInterval())),
 	}
 	maps.Copy(vars, v.Vars)
-	raw, _ := p.Get("targets").([]any)
-	out := make([]Query, 0, len(raw))
-	for _, t := range raw {
-		expr, _ := Dig(t, "expr").(string)
-		refID, _ := Dig(t, "refId").(string)
-		instant, _ := Dig(t, "instant").(bool)
-		substituted, err := Substitute(expr, vars)
+	targets := p.Targets()
+	out := make([]Query, 0, len(targets))
+	for _, t := range targets {
+		substituted, err := Substitute(t.Expr, vars)
 		if err != nil {
-			return nil, fmt.Errorf("panel %q, query %s: %w", p.Str("title"), refID, err)
+			return nil, fmt.Errorf("panel %q, query %s: %w", p.Str("title"), t.RefID, err)
 		}
-		q := Query{RefID: refID, Expr: substituted, Instant: instant, Step: step, From: from, To: to}
-		if instant {
+		q := Query{RefID: t.RefID, Expr: substituted, Instant: t.Instant, Step: step, From: from, To: to}
+		if t.Instant {
 			q.At = end
 		} else {
 			q.Start, q.End = start, end
@@ -174,8 +172,8 @@ func mod(a, b int64) int64 { return ((a % b) + b) % b }
 // rangeSeconds is a range in whole seconds, rounded to the nearest, as $__range is.
 func rangeSeconds(d time.Duration) int64 { return int64(math.Round(d.Seconds())) }
 
-// promDuration writes d as PromQL takes it, in whole milliseconds or seconds.
-func promDuration(d time.Duration) string {
+// PromDuration writes d as PromQL takes it, in whole milliseconds or seconds.
+func PromDuration(d time.Duration) string {
 	if d%time.Second != 0 {
 		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	}

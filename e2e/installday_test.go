@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -39,6 +39,9 @@ func (u until) ChatsClosedBetween(from, to time.Time) []simulator.Chat {
 // no restart, so that history plus live counting equal the day's chats, each counted
 // once, and the supervisors' "Chats today" shows them.
 func TestBackfillInstallDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	// Office-hours traffic from now, which stops 20 s after the backfill: live
@@ -110,7 +113,7 @@ func TestBackfillInstallDay(t *testing.T) {
 				}
 				time.Sleep(time.Second) // polling Prometheus, whose block reload and scrapes run on their own clock
 			}
-			day := promDuration(at.Sub(dayStart))
+			day := grafanatest.PromDuration(at.Sub(dayStart))
 			if resets := sumAt(t, s.api, fmt.Sprintf("resets(wolkvox_chats_total%s[%s])", selector, day), at); resets != 0 {
 				t.Errorf("%v counter restarts today: where history ends, live counting must go on from its values", resets)
 			}
@@ -127,20 +130,6 @@ func TestBackfillInstallDay(t *testing.T) {
 			t.Logf("history %v, then the exporter's counters from there: %v, the day's chats", before, now)
 		})
 	}
-}
-
-// sumAt is the sum of the series of expr at a time, 0 if there is none.
-func sumAt(t *testing.T, api promAPI, expr string, at time.Time) float64 {
-	t.Helper()
-	samples, err := api.queryAt("sum("+expr+")", at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, s := range samples {
-		total += sampleValue(s)
-	}
-	return total
 }
 
 // countingSince reads from the exporter's state file when live counting began.
@@ -186,22 +175,4 @@ func moveBlocks(t *testing.T, from, data string) {
 	if moved == 0 {
 		t.Fatal("no block to move")
 	}
-}
-
-// panelExpr is the first query of the panel titled title.
-func panelExpr(t *testing.T, title string) string {
-	t.Helper()
-	return panelTargets(t, title)[0].expr
-}
-
-// panelTargets are the queries of the panel titled title.
-func panelTargets(t *testing.T, title string) []dashboardTarget {
-	t.Helper()
-	for _, p := range allPanels(t) {
-		if p.str("title") == title {
-			return p.targets()
-		}
-	}
-	t.Fatalf("no panel %q", title)
-	return nil
 }

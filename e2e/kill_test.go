@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -101,6 +101,9 @@ func durableSeries(mfs map[string]*dto.MetricFamily) map[string]float64 {
 // lost, and at the end every count equals what the upstream served: each chat
 // once, none missing.
 func TestSIGKILLKeepsCountsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: kills and restarts the exporter 24 times, for some 20 s")
+	}
 	const kills = 24
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill schedule seed %d", seed)

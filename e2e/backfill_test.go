@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/model"
 
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/blocktest"
 	"github.com/wolkvox-exporter/wolkvox_exporter/internal/grafanatest"
@@ -42,6 +40,9 @@ var backfillVariables = func() map[string]string {
 // The agent families are in the blocks, and every query of the supervisors'
 // dashboard on the metrics the history holds shows data.
 func TestBackfillEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	traffic := simulator.NewTraffic(23, 40)
@@ -74,7 +75,13 @@ func TestBackfillEndToEnd(t *testing.T) {
 			truth[d].answerDelays += float64(c.AnswerDelay.Round(time.Second) / time.Second)
 		}
 	}
-	families := blockFamilies(t, output)
+	families := map[string]bool{} // as PromQL names them: a histogram without _bucket, _count or _sum
+	for name := range blocktest.Families(t, output) {
+		families[name] = true
+	}
+	if len(families) < 8 {
+		t.Fatalf("the history holds only %v", families)
+	}
 	for _, name := range []string{"wolkvox_agent_chats_total", "wolkvox_agent_handle_time_seconds_total"} {
 		if !families[name] {
 			t.Errorf("the blocks hold no %s, with agent_metrics on", name)
@@ -141,7 +148,7 @@ const chatsPerChannelPerDay = `sum by (channel) ((wolkvox_chats_total - wolkvox_
 // the one TestBackfillEndToEnd checks against the API's truth.
 func TestDocumentedDailyQueryIsTested(t *testing.T) {
 	for _, doc := range []string{"README.md", filepath.Join("docs", "metrics.md")} {
-		data, err := os.ReadFile(doc)
+		data, err := os.ReadFile(filepath.Join(repoRoot, doc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,56 +172,6 @@ func runBackfill(t *testing.T, args ...string) string {
 		t.Fatal("the backfill printed the token")
 	}
 	return string(out)
-}
-
-// blockFamilies lists the metrics the blocks in dir hold, as PromQL names them: a
-// histogram by its name, without _bucket, _count or _sum.
-func blockFamilies(t *testing.T, dir string) map[string]bool {
-	t.Helper()
-	names := map[string]bool{}
-	for _, s := range blocktest.Read(t, dir) {
-		names[s.Labels.Get(model.MetricNameLabel)] = true
-	}
-	families := map[string]bool{}
-	for name := range names {
-		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
-			if base, ok := strings.CutSuffix(name, suffix); ok && names[base+"_bucket"] {
-				name = base
-			}
-		}
-		families[name] = true
-	}
-	if len(families) < 8 {
-		t.Fatalf("the history holds only %v", families)
-	}
-	return families
-}
-
-// copyBlocks copies the blocks of the directory from into the directory to, as a
-// user would before moving them into a Prometheus data directory.
-func copyBlocks(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	cp := exec.CommandContext(t.Context(), "cp", "-r", from+"/.", to)
-	if out, err := cp.CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
-	}
-}
-
-// startPrometheusOnHistory starts a Prometheus, scraping nothing, with a copy of the
-// backfill's directory as its data directory.
-func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promAPI {
-	t.Helper()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	copyBlocks(t, history, data)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, cfgPath, "global:\n  evaluation_interval: 1m\n")
-	api := startPrometheus(t, p, cfgPath, data, freePort(t))
-	api.waitReady(t) // once it has opened the blocks
-	return api
 }
 
 // checkSupervisorPanels runs each query of the supervisors' dashboard that reads only

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -23,12 +23,12 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	data, err := os.ReadFile(filepath.Join("examples", "systemd", "wolkvox_exporter.service"))
+	data, err := os.ReadFile(filepath.Join(repoRoot, "examples", "systemd", "wolkvox_exporter.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	unit := string(data)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

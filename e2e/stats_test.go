@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -135,9 +135,9 @@ type statPanel struct {
 func statPanels(t *testing.T) map[string]statPanel {
 	t.Helper()
 	out := map[string]statPanel{}
-	for _, p := range allPanels(t) {
-		if _, ok := exactStats[p.str("title")]; ok {
-			out[p.str("title")] = statPanel{grafanatest.Panel(p.p), p.targets()[0].legend}
+	for _, p := range grafanatest.AllPanels(t) {
+		if _, ok := exactStats[p.Str("title")]; ok {
+			out[p.Str("title")] = statPanel{p.Panel, p.Targets()[0].Legend}
 		}
 	}
 	if len(out) != len(exactStats) {
@@ -157,10 +157,7 @@ type refresh struct {
 // readStats reads every stat of panels as Grafana would at now.
 func readStats(t *testing.T, api promAPI, panels map[string]statPanel, now time.Time) refresh {
 	t.Helper()
-	vars := withDashboardDefaults(t, grafanaVariables)
-	delete(vars, "__range") // the view's own
-	view := grafanatest.View{From: now.Add(-6 * time.Hour), Now: now, Zone: backfillZone, Vars: vars,
-		Width: func(columns float64) float64 { return panelWidthPx(columns) - 16 }}
+	view := dashboardView(t, now, 6*time.Hour)
 	r := refresh{now: now, shown: map[string]map[string]float64{}, at: map[string]grafanatest.Query{}}
 	for title, p := range panels {
 		qs, err := view.Queries(p.Panel)
@@ -256,6 +253,9 @@ func neverDown(t *testing.T, rs []refresh) {
 }
 
 func TestStatsAsGrafanaQueries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	// Office-hours traffic from now, which stops 50 s from now, some 45 s after the
@@ -355,6 +355,9 @@ func TestStatsAsGrafanaQueries(t *testing.T) {
 // 33 minutes after the start, and after a restart without --storage.path, which
 // starts the counter from zero again, as well.
 func TestCallsPerHourAfterAStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, backfillZone)
@@ -379,7 +382,7 @@ func TestCallsPerHourAfterAStart(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "calls.om"), om.String())
 	expr := ""
 	for _, tg := range panelTargets(t, "API calls per hour, by API and result") {
-		expr = tg.expr
+		expr = tg.Expr
 	}
 	expr, err := grafanatest.Substitute(expr, map[string]string{"operation": ".*", "window": "1h"})
 	if err != nil {
@@ -416,6 +419,9 @@ var midnightFilterRE = regexp.MustCompile(`and on \(\) (.*?)\)\[25h:`)
 // days include one of 25 hours, where clocks go back at midnight, and one that
 // starts at 01:00, where they jump over it.
 func TestTodayStartsAtTheZonesMidnight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
 	t.Parallel()
 	installs := promInstalls(t)
 	for _, zone := range []string{"America/Bogota", "America/Santiago"} {

@@ -1,136 +1,20 @@
-package main
+package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wolkvox-exporter/wolkvox_exporter/internal/grafanatest"
 )
 
 // A stand-in for looking at the dashboards in Grafana: each chart's queries run
-// through Prometheus' query_range as Grafana would run them for a 1600 px wide
-// window, and what the line would look like is measured.
-//
-// The step is Grafana's: a timeseries panel asks for as many points as it is wide in
-// pixels (its maxDataPoints), so $__interval is the time range over the panel's
-// width, rounded as Grafana rounds intervals (roundInterval, below) and at least
-// the Prometheus data source's 15 s scrape interval. The panel's width is its share
-// of the dashboard's 24 columns at 1600 px (panelWidthPx, with the docked menu),
-// less 8 px of padding on each side. The dashboards' Window variable is on auto, its
-// default: the range over its step count, rounded the same way, and at least its
-// minimum.
-
-// panelStep is the step of a chart of columns at a time range.
-func panelStep(columns float64, r time.Duration) time.Duration {
-	points := math.Floor(panelWidthPx(columns) - 16)
-	return max(grafanatest.RoundInterval(time.Duration(float64(r)/points)), grafanatest.DefaultScrapeInterval)
-}
-
-// autoWindow is the Window variable on auto at a time range, as a PromQL duration.
-func autoWindow(t *testing.T, r time.Duration) string {
-	t.Helper()
-	var count float64
-	var least string
-	for _, d := range readDashboards(t) {
-		for _, v := range dig(d.d, "templating", "list").([]any) {
-			if dig(v, "name") == "window" {
-				count, _ = dig(v, "auto_count").(float64)
-				least, _ = dig(v, "auto_min").(string)
-			}
-		}
-	}
-	minimum, err := time.ParseDuration(least)
-	if err != nil || count == 0 {
-		t.Fatalf("no auto window in the dashboards (%q, %v)", least, count)
-	}
-	return promDuration(grafanatest.AutoInterval(r, count, minimum))
-}
-
-// promDuration writes d as PromQL takes it, in whole seconds.
-func promDuration(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) + "s" }
-
-// rangeVariables are Grafana's variables for a chart at time range r.
-func rangeVariables(t *testing.T, r time.Duration) map[string]string {
-	t.Helper()
-	vars := withDashboardDefaults(t, grafanaVariables)
-	vars["__range"] = promDuration(r)
-	vars["window"] = autoWindow(t, r)
-	return vars
-}
-
-// line is one series of a query_range: its values in time order, and the time of
-// the last.
-type line struct {
-	name   string
-	values []float64
-	last   time.Time
-}
-
-func (p promAPI) lines(expr string, start, end time.Time, step time.Duration) ([]line, error) {
-	data, err := p.get("/api/v1/query_range", url.Values{
-		"query": {expr}, "start": {strconv.FormatInt(start.Unix(), 10)}, "end": {strconv.FormatInt(end.Unix(), 10)},
-		"step": {promDuration(step)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	var res struct {
-		Result []struct {
-			Metric map[string]string `json:"metric"`
-			Values [][2]any          `json:"values"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(data, &res); err != nil {
-		return nil, err
-	}
-	var out []line
-	for _, r := range res.Result {
-		l := line{name: fmt.Sprint(r.Metric)}
-		for _, v := range r.Values {
-			l.values = append(l.values, sampleValue(sample{Value: v}))
-			if at, ok := v[0].(float64); ok {
-				l.last = time.Unix(int64(at), 0)
-			}
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
-
-// chartQuery is a query of a chart, with the panel's unit and width.
-type chartQuery struct {
-	panelQuery
-	unit    string
-	columns float64
-}
-
-func chartQueries(t *testing.T) []chartQuery {
-	t.Helper()
-	var out []chartQuery
-	for _, d := range readDashboards(t) {
-		for _, p := range d.panels {
-			if p.str("type") != "timeseries" {
-				continue
-			}
-			w, _ := p.get("gridPos", "w").(float64)
-			raw, _ := p.get("targets").([]any)
-			for _, tg := range raw {
-				refID, _ := dig(tg, "refId").(string)
-				expr, _ := dig(tg, "expr").(string)
-				out = append(out, chartQuery{panelQuery{d.file, p.str("title"), refID, expr, false}, p.str("fieldConfig", "defaults", "unit"), w})
-			}
-		}
-	}
-	return out
-}
+// through Prometheus' query_range as Grafana (internal/grafanatest) would run them
+// in a 1600 px wide window, and what the line would look like is measured. The
+// dashboards' Window variable is on auto, its default: the range over its step
+// count, rounded as Grafana rounds intervals, and at least its minimum.
 
 // shareLook measures the lines of a share: the fraction of its points at exactly
 // 0% or 100%, and the median change between neighbouring points that differ, in
@@ -223,6 +107,9 @@ var historyRanges = []struct {
 // a share's points move by under maxWeekShareChange points, a percentile's by under
 // maxLineChange percent of its value.
 func TestDashboardsOverHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus, and backfills a month of history")
+	}
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	first := time.Date(2026, 10, 28, 0, 0, 0, 0, backfillZone)
@@ -237,16 +124,13 @@ func TestDashboardsOverHistory(t *testing.T) {
 			t.Parallel()
 			api := startPrometheusOnHistory(t, p, history)
 			for _, rg := range historyRanges {
-				vars := rangeVariables(t, rg.r)
+				view := dashboardView(t, end, rg.r)
 				for _, q := range charts {
 					if strings.Contains(q.expr, "wolkvox_agent_") || !strings.Contains(q.expr, "wolkvox_chat") {
 						continue // history holds the chat families of the demo, which has no agent metrics
 					}
-					expr, err := grafanatest.Substitute(q.expr, vars)
-					if err != nil {
-						t.Fatalf("%s: %v", q.panelQuery, err)
-					}
-					step := panelStep(q.columns, rg.r)
+					sent := q.in(t, view)
+					expr, step := sent.Expr, sent.Step
 					lines, err := api.lines(expr, end.Add(-rg.r), end, step)
 					switch {
 					case err != nil:
@@ -258,10 +142,10 @@ func TestDashboardsOverHistory(t *testing.T) {
 					case q.unit != "percentunit":
 						change, drawn := lineLook(lines)
 						t.Logf("%s at %s (step %s, window %s): %d lines, median change %.1f%% of the value, %.0f%% of points drawn",
-							q.panelQuery, rg.name, step, vars["window"], len(lines), change, 100*drawn)
+							q.panelQuery, rg.name, step, view.Vars["window"], len(lines), change, 100*drawn)
 						if rg.r >= 7*24*time.Hour && strings.Contains(expr, "histogram_quantile") && change >= maxLineChange {
 							t.Errorf("%s at %s (step %s, window %s): its points move by %.1f%% of their value from one to the next at the median: noise, not a trend",
-								q.panelQuery, rg.name, step, vars["window"], change)
+								q.panelQuery, rg.name, step, view.Vars["window"], change)
 						}
 						continue
 					}
@@ -272,10 +156,10 @@ func TestDashboardsOverHistory(t *testing.T) {
 					}
 					if rg.smooth && (extremes >= 0.05 || change >= 3 || rg.r >= 7*24*time.Hour && change >= maxWeekShareChange) {
 						t.Errorf("%s at %s (step %s, window %s): %.1f%% of points at 0%% or 100%%, median change %.2f points: noise, not a line",
-							q.panelQuery, rg.name, step, vars["window"], 100*extremes, change)
+							q.panelQuery, rg.name, step, view.Vars["window"], 100*extremes, change)
 					}
 					t.Logf("%s at %s (step %s, window %s): %.1f%% at 0%% or 100%%, median change %.2f points",
-						q.panelQuery, rg.name, step, vars["window"], 100*extremes, change)
+						q.panelQuery, rg.name, step, view.Vars["window"], 100*extremes, change)
 				}
 			}
 		})

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -20,6 +20,9 @@ var nowPanels = []string{"Chats open now", "Open now by channel", "Oldest open c
 // what the simulator listed open at the exporter's last read of each real-time API,
 // at several reads; and nothing once a reload turns real-time calls off.
 func TestNowPanelsShowWhatIsOpen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
 	t.Parallel() // the tests against Prometheus wait on its clock: they overlap
 	installs := promInstalls(t)
 	traffic := officeTraffic(47, 120)
@@ -35,14 +38,13 @@ func TestNowPanelsShowWhatIsOpen(t *testing.T) {
 		apis[p.version], _ = startScrapingPrometheus(t, p, instance)
 	}
 	panels := map[string]grafanatest.Panel{}
-	for _, p := range allPanels(t) {
-		panels[p.str("title")] = grafanatest.Panel(p.p)
+	for _, p := range grafanatest.AllPanels(t) {
+		panels[p.Str("title")] = p.Panel
 	}
-	vars := withDashboardDefaults(t, grafanaVariables)
-	delete(vars, "__range")
+	dashboards := dashboardView(t, time.Now(), 6*time.Hour)
 	read := func(api promAPI, title string, now time.Time) map[string]float64 {
-		view := grafanatest.View{From: now.Add(-6 * time.Hour), Now: now, Zone: backfillZone, Vars: vars,
-			Width: func(columns float64) float64 { return panelWidthPx(columns) - 16 }}
+		view := dashboards
+		view.From, view.Now = now.Add(-6*time.Hour), now
 		qs, err := view.Queries(panels[title])
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,8 @@
-package main
+package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/wolkvox-exporter/wolkvox_exporter/internal/testkit"
 )
 
 // What an operator reads: warnings, errors and log lines of the built binary.
@@ -130,7 +135,8 @@ func TestListenAddressGivenTwice(t *testing.T) {
 	}
 }
 
-// Each command's help lists the flags it uses: the backfill's, none of the server's.
+// Each command's help lists the flags it uses: the backfill's, none of the server's;
+// --help lists every command's, the server's first, as serving is the default.
 func TestHelpListsTheCommandsFlags(t *testing.T) {
 	serveOnly := []string{"web.listen-address", "web.max-requests", "collector.new-series-hold", "scrape.timeout-offset", "web.telemetry-path", "config.check"}
 	for _, tc := range []struct {
@@ -139,7 +145,7 @@ func TestHelpListsTheCommandsFlags(t *testing.T) {
 	}{
 		{[]string{"help", "backfill"}, []string{"--operation", "--config.file", "--storage.path"}, serveOnly},
 		{[]string{"help", "serve"}, append([]string{"--config.file"}, serveOnly...), []string{"--operation"}},
-		{[]string{"--help"}, []string{"help serve", "--config.file"}, nil},
+		{[]string{"--help"}, append([]string{"--config.file", "backfill", "--operation"}, serveOnly...), nil},
 	} {
 		out, err := exec.CommandContext(t.Context(), exporterBin, tc.args...).CombinedOutput()
 		if err != nil {
@@ -163,16 +169,22 @@ func TestHelpListsTheCommandsFlags(t *testing.T) {
 // now.
 func TestLandingPageShowsTheOperations(t *testing.T) {
 	e := startExporter(t, "--demo")
-	_, before := e.get(t, "/")
-	for _, want := range []string{"Demo mode.", "as the wall clock says", "<td>demo</td><td>no call yet</td><td>never</td><td>0</td>", "<td>nothing read lately</td>"} {
+	_, landing := e.get(t, "/")
+	for _, want := range []string{"Demo mode.", "as the wall clock says", `<iframe class="status" src="/status"`} {
+		if !strings.Contains(landing, want) {
+			t.Errorf("the landing page does not show %q:\n%s", want, landing)
+		}
+	}
+	_, before := e.get(t, "/status")
+	for _, want := range []string{"<td>demo</td><td>no call yet</td><td>never</td><td>0</td><td>not paused</td>", "<td>nothing read lately</td>"} {
 		if !strings.Contains(before, want) {
-			t.Errorf("the landing page before any call does not show %q:\n%s", want, before)
+			t.Errorf("the state before any call does not show %q:\n%s", want, before)
 		}
 	}
 	e.get(t, "/metrics") // the first call
-	_, after := e.get(t, "/")
-	if !strings.Contains(after, "<td>demo</td><td>up</td>") || !strings.Contains(after, " ago)</td>") {
-		t.Errorf("the landing page after a call does not show the operation up, with its last success:\n%s", after)
+	_, after := e.get(t, "/status")
+	if !strings.Contains(after, "<td>demo</td><td>up</td>") || !strings.Contains(after, " America/Bogota (") || !strings.Contains(after, " ago)</td>") {
+		t.Errorf("the state after a call does not show the operation up, with its last success in its zone:\n%s", after)
 	}
 	open := 0.0
 	for _, m := range e.metrics(t)["wolkvox_chats_active"].GetMetric() {
@@ -188,5 +200,51 @@ func TestLandingPageShowsTheOperations(t *testing.T) {
 	}
 	if want := "</td><td>" + strconv.FormatFloat(total, 'f', -1, 64) + "</td>"; total == 0 || !strings.Contains(after, want) {
 		t.Errorf("the landing page does not show the %v chats /metrics shows:\n%s", total, after)
+	}
+}
+
+// With --log.format=json every line the process writes is a JSON object with the
+// same leading keys, the web toolkit's and the TSDB writer's lines included.
+func TestEveryLogLineIsJSON(t *testing.T) {
+	e := startExporter(t, "--demo", "--log.format=json", "--log.level=debug")
+	e.get(t, "/metrics") // the calls, which log at debug
+	e.get(t, "/")
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	e.logs.waitFor(t, `"msg":"stopped"`)
+	if err := e.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v, want 0", err)
+	}
+	yesterday := time.Now().In(testkit.Zone(t, "America/Bogota")).AddDate(0, 0, -1).Format(time.DateOnly)
+	backfill := runBackfill(t, "--demo", "--operation=demo", "--from="+yesterday, "--to="+yesterday,
+		"--output="+t.TempDir(), "--label=job=wolkvox", "--label=instance=test:19655", "--log.format=json", "--log.level=debug")
+
+	for _, tc := range []struct {
+		name, log string
+		want      []string // messages some line must have
+	}{
+		{"serve", e.logs.String(), []string{"Listening on", "TLS is disabled.", "chat_1 query done", "stopped"}},
+		{"backfill", backfill, []string{"write block completed"}},
+	} {
+		msgs := map[string]bool{}
+		for line := range strings.Lines(tc.log) {
+			var fields map[string]any
+			if err := json.Unmarshal([]byte(line), &fields); err != nil {
+				t.Errorf("%s: a line is not JSON (%v): %s", tc.name, err, line)
+				continue
+			}
+			for _, key := range []string{"level", "time", "caller", "msg"} {
+				if _, ok := fields[key].(string); !ok {
+					t.Errorf("%s: a line has no %s: %s", tc.name, key, line)
+				}
+			}
+			msgs[fmt.Sprint(fields["msg"])] = true
+		}
+		for _, msg := range tc.want {
+			if !msgs[msg] {
+				t.Errorf("%s: no line says %q:\n%s", tc.name, msg, tc.log)
+			}
+		}
 	}
 }
