@@ -633,3 +633,57 @@ func TestBackfillRefusesATextNameForBlocks(t *testing.T) {
 		t.Fatalf("with --format=openmetrics: %v", err)
 	}
 }
+
+// Where the live exporter's state says counters will start from 0 just after the
+// history ends, the backfill warns that the per-day difference of that day is not
+// exact: live counting that began there without the history's counts, or, where it
+// began later, whatever Prometheus holds after the history (another run's days).
+// A history that live counting goes on from, or one with no state to compare,
+// draws no warning.
+func TestBackfillWarnsOfARestartAtItsEnd(t *testing.T) {
+	const warning = "starts its counters from 0 there: that day's count by the counters' difference between midnights is then not exact"
+	liveSince := firstDay.AddDate(0, 0, 2).Add(14*time.Hour + 30*time.Minute)
+	for _, tc := range []struct {
+		name     string
+		to       time.Time
+		state    bool // live counting began at liveSince
+		storage  bool
+		wantWarn string // "" for none
+	}{
+		{"ends where live counting began", firstDay.AddDate(0, 0, 2), true, true, "and live counting, which began there without this history's counts, starts"},
+		{"ends before live counting began", firstDay, true, true, "(another backfill's days; live counting began only at 2026-11-22T14:30:00-05:00) starts"},
+		{"no live state, an old history", firstDay, false, true, ""},
+		{"no live state: live counting will go on from the history", firstDay.AddDate(0, 0, 2), false, true, ""},
+		{"no --storage.path", firstDay, false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, o := setup(t, simulator.NewTraffic(5, 60), simulator.Options{}, 1, "")
+			var out strings.Builder
+			o.Out, o.To = &out, tc.to.Format(time.DateOnly)
+			if tc.storage {
+				o.StoragePath = t.TempDir()
+			}
+			if tc.state {
+				state := fmt.Sprintf(`{"version":1,"operation":"main","upstream":"server 0010","counting_since":%d}`, liveSince.Unix())
+				if err := os.WriteFile(filepath.Join(o.StoragePath, "main.json"), []byte(state), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := backfill.Run(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			warned := strings.Contains(out.String(), warning)
+			if warned != (tc.wantWarn != "") || !strings.Contains(out.String(), tc.wantWarn) {
+				t.Errorf("warned %v, want %q:\n%s", warned, tc.wantWarn, out.String())
+			}
+			// Run again, the history written: the warning stands, or is still absent.
+			out.Reset()
+			if _, err := backfill.Run(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			if again := strings.Contains(out.String(), warning); again != warned {
+				t.Errorf("run again: warned %v, first %v:\n%s", again, warned, out.String())
+			}
+		})
+	}
+}

@@ -226,3 +226,85 @@ func checkSupervisorPanels(t *testing.T, api promAPI, families map[string]bool, 
 	}
 	t.Logf("%d supervisor panel queries show data over the history", checked)
 }
+
+// Two backfills that meet, the second of the day before the first's (as when older
+// days are added later), restart every counter at their join. The README's
+// difference between midnights then loses chats on the day that begins at the join;
+// Prometheus 3's increase over an anchored range, which docs/metrics.md gives for
+// this, counts every day as the API has it, the join's included.
+func TestAnchoredDaysExactAcrossAJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Prometheus")
+	}
+	t.Parallel()
+	var installs []promInstall
+	for _, p := range promInstalls(t) {
+		if !strings.HasPrefix(p.version, "2.") {
+			installs = append(installs, p) // anchored ranges are Prometheus 3's
+		}
+	}
+	if len(installs) == 0 {
+		msg := "no Prometheus 3 found: anchored ranges need one"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	traffic := simulator.NewTraffic(29, 40)
+	sim := httptest.NewServer(simulator.NewServer(traffic, simulator.Options{Token: e2eToken}))
+	defer sim.Close()
+	dir, cfgPath := writeOperationConfig(t, sim.URL, "")
+	first := time.Date(2026, 11, 10, 0, 0, 0, 0, backfillZone)
+	join := first.AddDate(0, 0, 1)
+	history := filepath.Join(dir, "history")
+	for _, days := range [][2]time.Time{{join, join.AddDate(0, 0, 1)}, {first, first}} {
+		output := t.TempDir()
+		runBackfill(t, "--config.file="+cfgPath, "--operation=main", "--from="+days[0].Format(time.DateOnly),
+			"--to="+days[1].Format(time.DateOnly), "--output="+output, "--label=job=wolkvox", "--label=instance=backfill:19655")
+		copyBlocks(t, output, history)
+	}
+	truth := func(day time.Time) map[string]float64 {
+		byChannel := map[string]float64{}
+		for _, c := range traffic.ChatsClosedBetween(day, day.AddDate(0, 0, 1).Add(-time.Nanosecond)) {
+			byChannel[strings.ToLower(c.Channel)]++
+		}
+		return byChannel
+	}
+	const selector = `{operation="main",job="wolkvox",instance="backfill:19655"}`
+	anchored := `sum by (channel) (increase(wolkvox_chats_total` + selector + `[1d] anchored))`
+	difference := strings.ReplaceAll(chatsPerChannelPerDay, "wolkvox_chats_total", "wolkvox_chats_total"+selector)
+	for _, p := range installs {
+		t.Run("prometheus-"+p.version, func(t *testing.T) {
+			api := startPrometheusOnHistory(t, p, history, "--enable-feature=promql-extended-range-selectors")
+			at := func(expr string, when time.Time) map[string]float64 {
+				samples, err := api.queryAt(expr, when)
+				if err != nil {
+					t.Fatalf("%s at %s: %v", expr, when, err)
+				}
+				values := map[string]float64{}
+				for _, s := range samples {
+					values[s.Metric["channel"]] = sampleValue(s)
+				}
+				return values
+			}
+			for day := first; day.Before(join.AddDate(0, 0, 2)); day = day.AddDate(0, 0, 1) {
+				want, got := truth(day), at(anchored, day.AddDate(0, 0, 1))
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s: anchored increase by channel %v, the API has %v", day.Format(time.DateOnly), got, want)
+				}
+				t.Logf("%s: anchored %v, API %v", day.Format(time.DateOnly), got, want)
+			}
+			total := func(m map[string]float64) (sum float64) {
+				for _, v := range m {
+					sum += v
+				}
+				return sum
+			}
+			got, want := total(at(difference, join.AddDate(0, 0, 1))), total(truth(join))
+			if got >= want {
+				t.Errorf("%s: the difference between midnights gives %v chats, the API %v: the counters did not restart at the join, so the test shows nothing", join.Format(time.DateOnly), got, want)
+			}
+			t.Logf("%s, the day that begins at the join: the difference between midnights gives %v chats, the API has %v", join.Format(time.DateOnly), got, want)
+		})
+	}
+}

@@ -260,12 +260,12 @@ func anyFinite(samples []sample) bool {
 }
 
 // startPrometheus starts p's server with a configuration and a data directory,
-// listening on addr, until the test ends; its log shows if the test fails.
-func startPrometheus(t *testing.T, p promInstall, cfgPath, data, addr string) promAPI {
+// listening on addr, and flags, until the test ends; its log shows if the test fails.
+func startPrometheus(t *testing.T, p promInstall, cfgPath, data, addr string, flags ...string) promAPI {
 	t.Helper()
 	log := &lockedBuffer{}
-	prom := exec.CommandContext(t.Context(), p.prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+data,
-		"--web.listen-address="+addr, "--log.level=warn")
+	prom := exec.CommandContext(t.Context(), p.prometheus, append([]string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + data,
+		"--web.listen-address=" + addr, "--log.level=warn"}, flags...)...)
 	prom.Stdout, prom.Stderr = log, log
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
@@ -338,16 +338,16 @@ func copyBlocks(t *testing.T, from, to string) {
 	}
 }
 
-// startPrometheusOnHistory starts a Prometheus, scraping nothing, with a copy of the
-// backfill's directory as its data directory.
-func startPrometheusOnHistory(t *testing.T, p promInstall, history string) promAPI {
+// startPrometheusOnHistory starts a Prometheus with flags, scraping nothing, with a
+// copy of the backfill's directory as its data directory.
+func startPrometheusOnHistory(t *testing.T, p promInstall, history string, flags ...string) promAPI {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	copyBlocks(t, history, data)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, cfgPath, "global:\n  evaluation_interval: 1m\n")
-	api := startPrometheus(t, p, cfgPath, data, freePort(t))
+	api := startPrometheus(t, p, cfgPath, data, freePort(t), flags...)
 	api.waitReady(t) // once it has opened the blocks
 	return api
 }
