@@ -144,16 +144,23 @@ func TestBackfillEndToEnd(t *testing.T) {
 // each channel on the day before the time it is evaluated at.
 const chatsPerChannelPerDay = `sum by (channel) ((wolkvox_chats_total - wolkvox_chats_total offset 1d) >= 0 or wolkvox_chats_total)`
 
-// The query the README and docs/metrics.md give for chats per channel per day is
-// the one TestBackfillEndToEnd checks against the API's truth.
+// anchoredPerChannelPerDay is their query for the same with Prometheus 3, exact
+// across a counter restart.
+const anchoredPerChannelPerDay = `sum by (channel) (increase(wolkvox_chats_total[1d] anchored))`
+
+// The queries the README and docs/metrics.md give for chats per channel per day are
+// those TestBackfillEndToEnd and TestAnchoredDaysExactAcrossAJoin check against the
+// API's truth.
 func TestDocumentedDailyQueryIsTested(t *testing.T) {
 	for _, doc := range []string{"README.md", filepath.Join("docs", "metrics.md")} {
 		data, err := os.ReadFile(filepath.Join(repoRoot, doc))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(data), chatsPerChannelPerDay) {
-			t.Errorf("%s does not give the tested query for chats per channel per day: %s", doc, chatsPerChannelPerDay)
+		for _, query := range []string{chatsPerChannelPerDay, anchoredPerChannelPerDay} {
+			if !strings.Contains(string(data), query) {
+				t.Errorf("%s does not give the tested query for chats per channel per day: %s", doc, query)
+			}
 		}
 	}
 }
@@ -271,7 +278,7 @@ func TestAnchoredDaysExactAcrossAJoin(t *testing.T) {
 		return byChannel
 	}
 	const selector = `{operation="main",job="wolkvox",instance="backfill:19655"}`
-	anchored := `sum by (channel) (increase(wolkvox_chats_total` + selector + `[1d] anchored))`
+	anchored := strings.ReplaceAll(anchoredPerChannelPerDay, "wolkvox_chats_total", "wolkvox_chats_total"+selector)
 	difference := strings.ReplaceAll(chatsPerChannelPerDay, "wolkvox_chats_total", "wolkvox_chats_total"+selector)
 	for _, p := range installs {
 		t.Run("prometheus-"+p.version, func(t *testing.T) {
