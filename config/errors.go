@@ -252,8 +252,7 @@ func durationErrors(n *yaml.Node, t reflect.Type) []string {
 
 // fieldOfKey is the field of struct t that the YAML key fills.
 func fieldOfKey(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for f := range t.Fields() {
 		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key {
 			return f, true
 		}
