@@ -93,17 +93,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 			t.Parallel()
 			api := startPrometheusOnHistory(t, p, output)
 			selector := `{operation="main",job="wolkvox",instance="backfill:19655"}`
-			at := func(expr string, when time.Time) map[string]float64 {
-				samples, err := api.queryAt(expr, when)
-				if err != nil {
-					t.Fatalf("%s at %s: %v", expr, when, err)
-				}
-				values := map[string]float64{}
-				for _, s := range samples {
-					values[s.Metric["channel"]] = sampleValue(s)
-				}
-				return values
-			}
+			at := func(expr string, when time.Time) map[string]float64 { return byChannelAt(t, api, expr, when) }
 			for d, want := range truth {
 				from, to := backfillFirst.AddDate(0, 0, d), backfillFirst.AddDate(0, 0, d+1)
 				day := from.Format(time.DateOnly)
@@ -163,6 +153,20 @@ func TestDocumentedDailyQueryIsTested(t *testing.T) {
 			}
 		}
 	}
+}
+
+// byChannelAt is expr at a time, by channel; a series without a channel is "".
+func byChannelAt(t *testing.T, api promAPI, expr string, when time.Time) map[string]float64 {
+	t.Helper()
+	samples, err := api.queryAt(expr, when)
+	if err != nil {
+		t.Fatalf("%s at %s: %v", expr, when, err)
+	}
+	values := map[string]float64{}
+	for _, s := range samples {
+		values[s.Metric["channel"]] = sampleValue(s)
+	}
+	return values
 }
 
 // runBackfill runs the backfill command and returns what it printed, failing on an
@@ -283,17 +287,7 @@ func TestAnchoredDaysExactAcrossAJoin(t *testing.T) {
 	for _, p := range installs {
 		t.Run("prometheus-"+p.version, func(t *testing.T) {
 			api := startPrometheusOnHistory(t, p, history, "--enable-feature=promql-extended-range-selectors")
-			at := func(expr string, when time.Time) map[string]float64 {
-				samples, err := api.queryAt(expr, when)
-				if err != nil {
-					t.Fatalf("%s at %s: %v", expr, when, err)
-				}
-				values := map[string]float64{}
-				for _, s := range samples {
-					values[s.Metric["channel"]] = sampleValue(s)
-				}
-				return values
-			}
+			at := func(expr string, when time.Time) map[string]float64 { return byChannelAt(t, api, expr, when) }
 			for day := first; day.Before(join.AddDate(0, 0, 2)); day = day.AddDate(0, 0, 1) {
 				want, got := truth(day), at(anchored, day.AddDate(0, 0, 1))
 				if fmt.Sprint(got) != fmt.Sprint(want) {

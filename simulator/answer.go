@@ -61,15 +61,23 @@ type answerReader struct {
 	next    int // records made so far
 	done    bool
 	started bool
-	buf     []byte
-	pos     int
-	rec     []byte
+	pieces
+	rec []byte
 }
 
-func (a *answerReader) Read(p []byte) (int, error) {
+func (a *answerReader) Read(p []byte) (int, error) { return a.read(p, a.fill) }
+
+// pieces is an answer written a piece at a time into buf, of which pos has been read.
+type pieces struct {
+	buf []byte
+	pos int
+}
+
+// read reads the pieces into p, with fill making the next piece, or false at the end.
+func (a *pieces) read(p []byte, fill func() bool) (int, error) {
 	n := 0
 	for n < len(p) {
-		if a.pos == len(a.buf) && !a.fill() {
+		if a.pos == len(a.buf) && !fill() {
 			if n == 0 {
 				return 0, io.EOF
 			}

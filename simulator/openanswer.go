@@ -69,26 +69,11 @@ type openReader struct {
 	big           int    // bytes of the big message left to write; -1 outside it
 	bigAt         time.Time
 
-	buf  []byte
-	pos  int
+	pieces
 	text []byte
 }
 
-func (a *openReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if a.pos == len(a.buf) && !a.fill() {
-			if n == 0 {
-				return 0, io.EOF
-			}
-			break
-		}
-		m := copy(p[n:], a.buf[a.pos:])
-		a.pos += m
-		n += m
-	}
-	return n, nil
-}
+func (a *openReader) Read(p []byte) (int, error) { return a.read(p, a.fill) }
 
 // fill makes the next piece of the answer: the header, the start or end of an
 // agent or a chat, a message, a piece of the big message, or the end.
@@ -185,7 +170,7 @@ func (a *openReader) message() {
 		return
 	}
 	a.text = a.v.text(a.text[:0], role)
-	a.buf = appendText(append(a.buf, `,"msg":`...), a.text)
+	a.buf = appendString(append(a.buf, `,"msg":`...), a.text)
 	a.buf = at.In(a.loc).AppendFormat(append(a.buf, `,"date":"`...), dateLayout)
 	a.buf = append(a.buf, '"', '}')
 }

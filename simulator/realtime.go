@@ -223,7 +223,7 @@ func (s *Server) appendOpenChat(bw *bufio.Writer, buf, text []byte, c *Chat, t t
 		listed++
 		text = v.text(text[:0], role)
 		buf = appendString(append(buf, `{"from":`...), v.from(role))
-		buf = appendText(append(buf, `,"msg":`...), text)
+		buf = appendString(append(buf, `,"msg":`...), text)
 		buf = at.In(s.opts.Location).AppendFormat(append(buf, `,"date":"`...), dateLayout)
 		buf = append(buf, '"', '}')
 		if len(buf) > 32<<10 {
