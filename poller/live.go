@@ -147,23 +147,10 @@ func (o *Operation) anchor(s *Settings, from time.Time) {
 // failed sets the backoff after a failed call and logs the failure when it is new:
 // a failure that repeats is logged at debug level only.
 func (o *Operation) failed(next *state, s *Settings, result wolkvox.Result, started time.Time, what, win string, err error, elapsed time.Duration) {
-	cfg := s.Config
-	switch {
-	case result == wolkvox.ResultQuotaExceeded:
-		// Every call until the quota resets, at midnight, would fail and still cost a
-		// call: the quota is the token's, so no API is called with it meanwhile.
-		_, next.BackoffUntil = wolkvox.Day(started, cfg.Location())
-		s.Client.Token().SpendQuota(next.BackoffUntil)
-	case backsOff(result):
-		next.failures++
-		next.BackoffUntil = started.Add(failureBackoff(next.failures, time.Duration(cfg.MinInterval), time.Duration(cfg.MaxBackoff)))
-	default:
-		next.failures, next.BackoffUntil = 0, time.Time{}
-	}
-	logger := level.Debug(o.logger)
-	if result != next.failing {
-		logger = level.Warn(o.logger)
-	}
+	// Every call until the quota resets, at midnight, would fail and still cost a
+	// call: the quota is the token's, so no API is called with it meanwhile.
+	next.BackoffUntil, next.failures = pause(s, result, started, next.failures, time.Duration(s.Config.MinInterval), time.Duration(s.Config.MaxBackoff))
+	logger := failureLogger(o.logger, next.failing, result)
 	next.failing = result
 	keyvals := []any{"msg", "chat_1 " + what + " failed; counters unchanged, the window will be read again",
 		"window", win, "result", result, "err", err, "duration", elapsed}

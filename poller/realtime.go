@@ -182,22 +182,9 @@ func (o *Operation) realtimeCall(started time.Time, api wolkvox.API) {
 // A spent quota is the token's: every call with it, chat_1's included, waits until
 // the quota resets at midnight.
 func (o *Operation) realtimeFailed(s *Settings, h *RealtimeHealth, api wolkvox.API, result wolkvox.Result, started time.Time, err error, elapsed time.Duration) {
-	cfg := s.Config
-	switch {
-	case result == wolkvox.ResultQuotaExceeded:
-		_, reset := wolkvox.Day(started, cfg.Location())
-		s.Client.Token().SpendQuota(reset)
-		h.BackoffUntil = reset
-	case backsOff(result):
-		h.failures++
-		h.BackoffUntil = started.Add(failureBackoff(h.failures, time.Duration(cfg.Realtime.Interval), max(time.Duration(cfg.MaxBackoff), time.Duration(cfg.Realtime.Interval))))
-	default:
-		h.failures, h.BackoffUntil = 0, time.Time{}
-	}
-	logger := level.Debug(o.logger)
-	if result != h.failing {
-		logger = level.Warn(o.logger)
-	}
+	interval := time.Duration(s.Config.Realtime.Interval)
+	h.BackoffUntil, h.failures = pause(s, result, started, h.failures, interval, max(time.Duration(s.Config.MaxBackoff), interval))
+	logger := failureLogger(o.logger, h.failing, result)
 	h.failing = result
 	keyvals := []any{"msg", "real-time call failed; what is open now is not shown until a call succeeds", "api", api, "result", result, "err", err, "duration", elapsed}
 	if !h.BackoffUntil.IsZero() {

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
 	"github.com/wolkvox-exporter/wolkvox_exporter/config"
 	"github.com/wolkvox-exporter/wolkvox_exporter/tally"
 	"github.com/wolkvox-exporter/wolkvox_exporter/wolkvox"
@@ -130,6 +133,32 @@ func failureBackoff(n int, minInterval, maxBackoff time.Duration) time.Duration 
 		d *= 2
 	}
 	return min(d, maxBackoff)
+}
+
+// pause is when calls may go on after a failed call of result, started at started,
+// and the failures in a row since: at midnight when the token's quota is spent,
+// which no API may then call with; after a backoff growing from interval to ceiling
+// for a failure that backs off; at once otherwise.
+func pause(s *Settings, result wolkvox.Result, started time.Time, failures int, interval, ceiling time.Duration) (until time.Time, failuresNow int) {
+	switch {
+	case result == wolkvox.ResultQuotaExceeded:
+		_, reset := wolkvox.Day(started, s.Config.Location())
+		s.Client.Token().SpendQuota(reset)
+		return reset, failures
+	case backsOff(result):
+		failures++
+		return started.Add(failureBackoff(failures, interval, ceiling)), failures
+	}
+	return time.Time{}, 0
+}
+
+// failureLogger logs a failure at warn when it differs from the last, and at debug
+// while it repeats.
+func failureLogger(logger log.Logger, last, result wolkvox.Result) log.Logger {
+	if result != last {
+		return level.Warn(logger)
+	}
+	return level.Debug(logger)
 }
 
 // backsOff tells whether a failed result delays the next call beyond min_interval.
