@@ -7,15 +7,17 @@ import (
 	"testing"
 )
 
-// --demo.clock is refused when it cannot be read, or without --demo, before anything
-// starts: run returns 2, main's exit code, without serving.
-func TestDemoClockFlagErrors(t *testing.T) {
+// A command line that cannot be read is refused before anything starts, in one log
+// line: run returns 2, main's exit code, without serving. So is --demo.clock when
+// it cannot be read, or without --demo.
+func TestFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--demo.clock=10:00"}, "--demo.clock needs --demo"},
 		{[]string{"--demo", "--demo.clock=25:00"}, `"25:00" is neither HH:MM, an RFC 3339 time such as 2026-11-23T10:00:00-05:00, nor wall`},
+		{[]string{"--demo", "--no-such-flag"}, "bad command line: unknown long flag '--no-such-flag'"},
 	} {
 		var out bytes.Buffer
 		code := run(append([]string{"--web.listen-address=127.0.0.1:0", "--log.format=json"}, tc.args...), &out, &out)

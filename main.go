@@ -108,7 +108,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	usageFor(app, args)
 	command, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+		// The flags are not read: the log's format is the one asked for, if it was.
+		format := "logfmt"
+		if slices.Contains(args, "--log.format=json") {
+			format = "json"
+		}
+		logger, _ := newLogger(stderr, "info", format)
+		level.Error(logger).Log("msg", "bad command line", "err", err, "help", programName+" --help lists the commands and their flags")
 		return 2
 	}
 	logger, slogger := newLogger(stderr, *f.logLevel, *f.logFormat)
