@@ -15,12 +15,13 @@ func TestFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--demo.clock=10:00"}, "--demo.clock needs --demo"},
-		{[]string{"--demo", "--demo.clock=25:00"}, `"25:00" is neither HH:MM, an RFC 3339 time such as 2026-11-23T10:00:00-05:00, nor wall`},
-		{[]string{"--demo", "--no-such-flag"}, "bad command line: unknown long flag '--no-such-flag'"},
+		{[]string{"--log.format=json", "--demo.clock=10:00"}, "--demo.clock needs --demo"},
+		{[]string{"--log.format=json", "--demo", "--demo.clock=25:00"}, `"25:00" is neither HH:MM, an RFC 3339 time such as 2026-11-23T10:00:00-05:00, nor wall`},
+		{[]string{"--log.format=json", "--demo", "--no-such-flag"}, "bad command line: unknown long flag '--no-such-flag'"},
+		{[]string{"--log.format", "json", "--no-such-flag"}, "bad command line: unknown long flag '--no-such-flag'"},
 	} {
 		var out bytes.Buffer
-		code := run(append([]string{"--web.listen-address=127.0.0.1:0", "--log.format=json"}, tc.args...), &out, &out)
+		code := run(append([]string{"--web.listen-address=127.0.0.1:0"}, tc.args...), &out, &out)
 		var line struct{ Level, Msg, Err string }
 		if err := json.Unmarshal(out.Bytes(), &line); err != nil {
 			t.Fatalf("%v: the output is not one JSON log line: %v\n%s", tc.args, err, out.String())

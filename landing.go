@@ -87,13 +87,13 @@ var statusPage = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <style>body { font-family: sans-serif; } table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }</style>
 </head><body>
 <table>
-<tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>calls paused until</th><th>open now</th></tr>
+<tr><th>operation</th><th>API</th><th>last successful call</th><th>chats counted</th><th>chat_1 calls paused until</th><th>open now</th></tr>
 {{- range .Operations}}
 <tr><td>{{.Name}}</td><td>{{if .Up}}up{{else if .Called}}<strong>down</strong>{{else}}no call yet{{end}}</td><td>{{.LastSuccess}}</td><td>{{.Chats}}</td><td>{{.BackoffUntil}}</td><td>{{.Now}}</td></tr>
 {{- end}}
 </table>
 <p>The exporter calls the API only when <code>{{.MetricsPath}}</code> is scraped, at most once a <code>min_interval</code>; this is the state the last call left.
-After a failed or refused call it pauses its calls for a while, longer after each failure: "calls paused until" says until when.
+After a failed or refused chat_1 call it pauses those calls: longer after each failure in a row, or until midnight once the token's daily quota is spent.
 Times are in each operation's time zone.</p>
 </body></html>
 `))

@@ -110,8 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		// The flags are not read: the log's format is the one asked for, if it was.
 		format := "logfmt"
-		if slices.Contains(args, "--log.format=json") {
-			format = "json"
+		for i, a := range args {
+			if a == "--log.format=json" || a == "--log.format" && i+1 < len(args) && args[i+1] == "json" {
+				format = "json"
+			}
 		}
 		logger, _ := newLogger(stderr, "info", format)
 		level.Error(logger).Log("msg", "bad command line", "err", err, "help", programName+" --help lists the commands and their flags")

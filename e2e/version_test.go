@@ -41,7 +41,7 @@ func TestListenAddressInUse(t *testing.T) {
 	if !strings.Contains(string(out), "address "+addr+" is already in use") || !strings.Contains(string(out), "--web.listen-address") {
 		t.Errorf("the log does not name the busy address and the way out:\n%s", out)
 	}
-	if strings.Contains(string(out), "serving metrics") {
-		t.Errorf("the log says it serves metrics, but it could not listen:\n%s", out)
+	if strings.Contains(string(out), "Listening on") {
+		t.Errorf("the log says it listens, but it could not:\n%s", out)
 	}
 }

@@ -75,11 +75,11 @@ func (st *Store) load(s *Settings, now time.Time, logger log.Logger) (loaded *st
 		return nil, false
 	}
 	var (
-		reason    string
-		restarted []*tally.Group
+		reason  string
+		restart []any
 	)
 	if err == nil {
-		loaded, restarted, reason, err = decodeState(data, s)
+		loaded, restart, reason, err = decodeState(data, s)
 	} else {
 		reason = "unreadable"
 	}
@@ -91,11 +91,13 @@ func (st *Store) load(s *Settings, now time.Time, logger log.Logger) (loaded *st
 		level.Error(logger).Log("msg", "saved state not used; counting starts fresh", "file", path, "reason", reason, "err", err, "set_aside_as", aside)
 		return nil, true
 	}
-	level.Info(logger).Log("msg", "saved state loaded: counters continue", "file", path,
-		"cursor", logtime.Format(loaded.cursor), "tracked_chats", len(loaded.seen))
-	for _, g := range restarted {
-		level.Warn(logger).Log("msg", "counts saved under other labels restart from zero; each chat is still counted once",
-			"families", strings.Join(g.FamilyNames(), ","), "labels_now", strings.Join(g.LabelNames(), ","), "file", path)
+	msg := "saved state loaded: counters continue"
+	if restart != nil {
+		msg = "saved state loaded: the cursor and the dedupe memory continue"
+	}
+	level.Info(logger).Log("msg", msg, "file", path, "cursor", logtime.Format(loaded.cursor), "tracked_chats", len(loaded.seen))
+	if restart != nil {
+		level.Warn(logger).Log(append(restart, "file", path)...)
 	}
 	return loaded, false
 }
@@ -248,10 +250,10 @@ func (e *stateError) Error() string { return e.msg }
 
 func badState(format string, args ...any) error { return &stateError{fmt.Sprintf(format, args...)} }
 
-// decodeState turns a saved file back into a state for settings s, and names the
-// groups whose counts restart: saved under labels they no longer have. On error,
-// reason says why, as a short word for the set-aside file name.
-func decodeState(data []byte, s *Settings) (_ *state, restarted []*tally.Group, reason string, _ error) {
+// decodeState turns a saved file back into a state for settings s, and says, as log
+// keys and values, which counts restart, if any: those saved under other labels or
+// buckets. On error, reason says why, as a short word for the set-aside file name.
+func decodeState(data []byte, s *Settings) (_ *state, restart []any, reason string, _ error) {
 	f, reason, err := readStateFile(data)
 	if err != nil {
 		return nil, nil, reason, err
@@ -264,17 +266,26 @@ func decodeState(data []byte, s *Settings) (_ *state, restarted []*tally.Group, 
 	if err := f.restoreProgress(st); err != nil {
 		return nil, nil, "corrupt", err
 	}
+	// Counts made under other labels or buckets restart; the cursor and the dedupe
+	// memory still keep every chat counted once.
 	if f.Labeling != s.Tally.Labeling() {
-		// Counts were made under other labels or buckets: they restart, and the
-		// cursor and dedupe memory still keep every chat counted once.
-		return st, nil, "", nil
+		return st, []any{"msg", "skills, buckets, agent_metrics or max_label_values changed since the state was saved: chat counters restart from zero; each chat is still counted once"}, "", nil
 	}
 	restored, restarted, err := tally.Restore(s.Tally, f.Saved)
 	if err != nil {
 		return nil, nil, "corrupt", err
 	}
 	st.tally = restored
-	return st, restarted, "", nil
+	var families, labels []string
+	for _, g := range restarted {
+		families = append(families, g.FamilyNames()...)
+		labels = append(labels, g.Name+": "+strings.Join(g.LabelNames(), ","))
+	}
+	if families == nil {
+		return st, nil, "", nil
+	}
+	return st, []any{"msg", "counts saved under other labels restart from zero; each chat is still counted once",
+		"families", strings.Join(families, ","), "labels_now", strings.Join(labels, "; ")}, "", nil
 }
 
 // readStateFile decodes a state file of this version or the one before.

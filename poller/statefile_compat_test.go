@@ -22,7 +22,7 @@ import (
 // 2026-11-23 10:00 in Bogota) loads with its counts: counters go on across the
 // upgrade.
 func TestStateFileOfThePreviousVersionLoads(t *testing.T) {
-	st, _ := loadStateFile(t, readFixture(t))
+	st, _ := loadStateFile(t, readFixture(t), "")
 	if st.LoadFailures != 0 {
 		t.Fatalf("the state file was set aside")
 	}
@@ -52,7 +52,7 @@ func TestStateFileWithALabelLessRestartsThatGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, logs := loadStateFile(t, data)
+	st, logs := loadStateFile(t, data, "")
 	if st.LoadFailures != 0 {
 		t.Fatalf("the state file was set aside")
 	}
@@ -70,6 +70,26 @@ func TestStateFileWithALabelLessRestartsThatGroup(t *testing.T) {
 	}
 }
 
+// Skills named while the exporter was stopped change every label set: the chat
+// counters restart, with a warning saying why, and the dedupe memory goes on.
+func TestStateFileUnderOtherSkillNamesRestartsTheCounts(t *testing.T) {
+	st, logs := loadStateFile(t, readFixture(t), "    skills: {\"12\": sales}\n")
+	if st.LoadFailures != 0 {
+		t.Fatalf("the state file was set aside")
+	}
+	for _, name := range []string{"wolkvox_chats_total", "wolkvox_agent_chats_total"} {
+		if got := familyTotal(st, name); got != 0 {
+			t.Errorf("%s: %v after loading, want 0: the labels changed", name, got)
+		}
+	}
+	if st.Tracked != 95 {
+		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
+	}
+	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), `msg="skills, buckets, agent_metrics or max_label_values changed since the state was saved`) {
+		t.Errorf("no warning that the counts restart:\n%s", logs)
+	}
+}
+
 func readFixture(t *testing.T) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "state-2026-12-before-declarative-labels.json"))
@@ -80,14 +100,15 @@ func readFixture(t *testing.T) []byte {
 }
 
 // loadStateFile starts operation main of the fixture (95 chats, with agent
-// metrics) from a state file holding data, and returns its status and its log.
-func loadStateFile(t *testing.T, data []byte) (poller.Status, *bytes.Buffer) {
+// metrics), its configuration with extra keys, from a state file holding data, and
+// returns its status and its log.
+func loadStateFile(t *testing.T, data []byte, extra string) (poller.Status, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.json"), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"0010\"\n    token: t\n    agent_metrics: true\n    base_url: http://127.0.0.1:1\n"), ".")
+	cfg, err := config.Parse([]byte("operations:\n  - name: main\n    server: \"0010\"\n    token: t\n    agent_metrics: true\n    base_url: http://127.0.0.1:1\n"+extra), ".")
 	if err != nil {
 		t.Fatal(err)
 	}

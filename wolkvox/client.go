@@ -275,7 +275,10 @@ func (c *Client) call(ctx context.Context, u *url.URL, decode func(io.Reader) (e
 		defer cancel()
 	}
 	if err := c.shared.acquire(ctx); err != nil {
-		return "", 0, fmt.Errorf("%w: another call with the same token outlasted the request timeout", ErrNotSent)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "", 0, fmt.Errorf("%w: another call with the same token outlasted the request timeout", ErrNotSent)
+		}
+		return "", 0, fmt.Errorf("%w: stopped while another call with the same token ran: %w", ErrNotSent, err)
 	}
 	defer c.shared.release()
 
