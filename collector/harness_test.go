@@ -1,7 +1,6 @@
 package collector_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -37,24 +36,6 @@ var bogota = func() *time.Location {
 	return loc
 }()
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // window is one request's date_ini and date_end as sent.
 type window struct{ from, to string }
 
@@ -86,7 +67,7 @@ type harness struct {
 	upstream *recorder
 	coll     *collector.Collector
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	url      string
 	cfgYAML  string
 	opts     []collector.Option
@@ -100,7 +81,7 @@ func newHarness(t *testing.T, upstream http.Handler, cfgYAML string, opts ...col
 		t:        t,
 		clock:    testkit.NewClock(startTime),
 		upstream: &recorder{next: upstream},
-		logs:     &syncBuffer{},
+		logs:     &testkit.SyncBuffer{},
 		cfgYAML:  cfgYAML,
 		opts:     opts,
 	}

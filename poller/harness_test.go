@@ -1,7 +1,6 @@
 package poller_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -104,7 +103,7 @@ type rig struct {
 	url   string
 	cfg   string // the configuration, %s for the upstream's URL
 	store *poller.Store
-	logs  *syncBuffer
+	logs  *testkit.SyncBuffer
 	op    *poller.Operation
 }
 
@@ -113,7 +112,7 @@ func newRig(t *testing.T, src simulator.Source, opts simulator.Options, cfg stri
 	t.Helper()
 	clock := testkit.NewClock(startTime)
 	opts.Now = clock.Now
-	r := &rig{t: t, clock: clock, up: &upstream{sim: simulator.NewServer(src, opts), clock: clock}, cfg: cfg, store: store, logs: &syncBuffer{}}
+	r := &rig{t: t, clock: clock, up: &upstream{sim: simulator.NewServer(src, opts), clock: clock}, cfg: cfg, store: store, logs: &testkit.SyncBuffer{}}
 	srv := httptest.NewServer(r.up)
 	t.Cleanup(srv.Close)
 	r.url = srv.URL
@@ -217,22 +216,4 @@ func (s sources) ChatsClosedBetween(from, to time.Time) []simulator.Chat {
 		out = append(out, src.ChatsClosedBetween(from, to)...)
 	}
 	return out
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -20,73 +20,58 @@ import (
 // A state file written before the labels of the chat families were declared by
 // name (testdata: 95 chats of operation main, with agent metrics, counted at
 // 2026-11-23 10:00 in Bogota) loads with its counts: counters go on across the
-// upgrade.
-func TestStateFileOfThePreviousVersionLoads(t *testing.T) {
-	st, _ := loadStateFile(t, readFixture(t), "")
-	if st.LoadFailures != 0 {
-		t.Fatalf("the state file was set aside")
-	}
-	for _, name := range []string{"wolkvox_chats_total", "wolkvox_agent_chats_total"} {
-		if total := familyTotal(st, name); total != 95 {
-			t.Errorf("%s: %v after loading, want the 95 saved", name, total)
+// upgrade. Counts saved under labels a group no longer has restart, that group's
+// alone where its labels changed, every group's where the skill names did, with a
+// warning saying so; the dedupe memory goes on, so each chat is still counted once.
+func TestStateFileLoads(t *testing.T) {
+	withoutLastParticipant := func(t *testing.T) []byte {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(readFixture(t), &m); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if st.Tracked != 95 {
-		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
-	}
-}
-
-// A state file whose chats group was saved without a label the group has now (as
-// after an upgrade that adds one) loads: the chats group's counts restart, with a
-// warning naming its families, and the other groups' counts and the dedupe memory
-// go on, so that each chat is still counted once.
-func TestStateFileWithALabelLessRestartsThatGroup(t *testing.T) {
-	var m map[string]any
-	if err := json.Unmarshal(readFixture(t), &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, set := range m["series"].(map[string]any)["chats"].([]any) {
-		delete(set.(map[string]any), "last_participant")
-	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, logs := loadStateFile(t, data, "")
-	if st.LoadFailures != 0 {
-		t.Fatalf("the state file was set aside")
-	}
-	if got := familyTotal(st, "wolkvox_chats_total"); got != 0 {
-		t.Errorf("wolkvox_chats_total: %v after loading, want 0: its labels changed", got)
-	}
-	if got := familyTotal(st, "wolkvox_agent_chats_total"); got != 95 {
-		t.Errorf("wolkvox_agent_chats_total: %v after loading, want the 95 saved", got)
-	}
-	if st.Tracked != 95 {
-		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
-	}
-	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "families=wolkvox_chats_total") {
-		t.Errorf("no warning naming the restarted families:\n%s", logs)
-	}
-}
-
-// Skills named while the exporter was stopped change every label set: the chat
-// counters restart, with a warning saying why, and the dedupe memory goes on.
-func TestStateFileUnderOtherSkillNamesRestartsTheCounts(t *testing.T) {
-	st, logs := loadStateFile(t, readFixture(t), "    skills: {\"12\": sales}\n")
-	if st.LoadFailures != 0 {
-		t.Fatalf("the state file was set aside")
-	}
-	for _, name := range []string{"wolkvox_chats_total", "wolkvox_agent_chats_total"} {
-		if got := familyTotal(st, name); got != 0 {
-			t.Errorf("%s: %v after loading, want 0: the labels changed", name, got)
+		for _, set := range m["series"].(map[string]any)["chats"].([]any) {
+			delete(set.(map[string]any), "last_participant")
 		}
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
-	if st.Tracked != 95 {
-		t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
-	}
-	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), `msg="skills, buckets, agent_metrics or max_label_values changed since the state was saved`) {
-		t.Errorf("no warning that the counts restart:\n%s", logs)
+	for _, tc := range []struct {
+		name        string
+		data        func(*testing.T) []byte
+		extra       string             // configuration keys
+		chats       map[string]float64 // family totals after loading
+		wantWarning string             // "" for none
+	}{
+		{"of the previous version", readFixture, "",
+			map[string]float64{"wolkvox_chats_total": 95, "wolkvox_agent_chats_total": 95}, ""},
+		{"a group saved without a label it has now", withoutLastParticipant, "",
+			map[string]float64{"wolkvox_chats_total": 0, "wolkvox_agent_chats_total": 95}, "families=wolkvox_chats_total"},
+		{"skills named since", readFixture, "    skills: {\"12\": sales}\n",
+			map[string]float64{"wolkvox_chats_total": 0, "wolkvox_agent_chats_total": 0},
+			`msg="skills, buckets, agent_metrics or max_label_values changed since the state was saved`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, logs := loadStateFile(t, tc.data(t), tc.extra)
+			if st.LoadFailures != 0 {
+				t.Fatalf("the state file was set aside")
+			}
+			for name, want := range tc.chats {
+				if got := familyTotal(st, name); got != want {
+					t.Errorf("%s: %v after loading, want %v", name, got, want)
+				}
+			}
+			if st.Tracked != 95 {
+				t.Errorf("%d chats in the dedupe memory, want 95", st.Tracked)
+			}
+			warned := strings.Contains(logs.String(), "level=warn")
+			if warned != (tc.wantWarning != "") || !strings.Contains(logs.String(), tc.wantWarning) {
+				t.Errorf("warned %v, want %q:\n%s", warned, tc.wantWarning, logs)
+			}
+		})
 	}
 }
 
